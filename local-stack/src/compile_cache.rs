@@ -18,11 +18,17 @@ pub fn load(engine: &Engine, source: &Path, cache_dir: &Path) -> anyhow::Result<
         )
     })?;
     let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut engine_hash);
+    engine
+        .precompile_compatibility_hash()
+        .hash(&mut engine_hash);
     let mut digest = Sha256::new();
     digest.update(&bytes);
     digest.update(engine_hash.finish().to_le_bytes());
-    let key: String = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let key: String = digest
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let cached = cache_dir.join(format!("{key}.cwasm"));
     if cached.exists() {
         // SAFETY: the file was written by `Component::serialize` of an engine

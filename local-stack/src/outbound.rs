@@ -86,41 +86,6 @@ fn default_port(scheme: &str) -> &'static str {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn policy(p: &[&str]) -> OutboundPolicy {
-        OutboundPolicy::new(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
-    }
-
-    #[test]
-    fn exact_host_and_default_port() {
-        let p = policy(&["https://api.example.com"]);
-        assert!(p.allows("https", "api.example.com", 443));
-        assert!(!p.allows("https", "api.example.com", 8443));
-        assert!(!p.allows("http", "api.example.com", 80));
-        assert!(!p.allows("https", "evil.com", 443));
-    }
-
-    #[test]
-    fn wildcards_for_port_host_and_subdomain() {
-        let p = policy(&["http://127.0.0.1:*", "https://*.s3.amazonaws.com"]);
-        assert!(p.allows("http", "127.0.0.1", 9000));
-        assert!(p.allows("https", "bucket.s3.amazonaws.com", 443));
-        assert!(!p.allows("https", "s3.amazonaws.com.evil.com", 443));
-        assert!(policy(&["*://*:*"]).allows("http", "anything", 1));
-    }
-
-    #[test]
-    fn nothing_declared_allows_nothing_and_bad_patterns_are_refused() {
-        assert!(!policy(&[]).allows("https", "example.com", 443));
-        assert!(OutboundPolicy::new(&["example.com".into()]).is_err());
-        assert!(OutboundPolicy::new(&["https://a.com/path".into()]).is_err());
-        assert!(OutboundPolicy::new(&["https://a.com:99999".into()]).is_err());
-    }
-}
-
 /// wasi:http hooks that enforce an [`OutboundPolicy`] before sending.
 pub struct OutboundHooks {
     policy: std::sync::Arc<OutboundPolicy>,
@@ -170,5 +135,40 @@ impl wasmtime_wasi_http::WasiHttpHooks for OutboundHooks {
                 Box::new(io) as Box<dyn Future<Output = _> + Send>,
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(p: &[&str]) -> OutboundPolicy {
+        OutboundPolicy::new(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn exact_host_and_default_port() {
+        let p = policy(&["https://api.example.com"]);
+        assert!(p.allows("https", "api.example.com", 443));
+        assert!(!p.allows("https", "api.example.com", 8443));
+        assert!(!p.allows("http", "api.example.com", 80));
+        assert!(!p.allows("https", "evil.com", 443));
+    }
+
+    #[test]
+    fn wildcards_for_port_host_and_subdomain() {
+        let p = policy(&["http://127.0.0.1:*", "https://*.s3.amazonaws.com"]);
+        assert!(p.allows("http", "127.0.0.1", 9000));
+        assert!(p.allows("https", "bucket.s3.amazonaws.com", 443));
+        assert!(!p.allows("https", "s3.amazonaws.com.evil.com", 443));
+        assert!(policy(&["*://*:*"]).allows("http", "anything", 1));
+    }
+
+    #[test]
+    fn nothing_declared_allows_nothing_and_bad_patterns_are_refused() {
+        assert!(!policy(&[]).allows("https", "example.com", 443));
+        assert!(OutboundPolicy::new(&["example.com".into()]).is_err());
+        assert!(OutboundPolicy::new(&["https://a.com/path".into()]).is_err());
+        assert!(OutboundPolicy::new(&["https://a.com:99999".into()]).is_err());
     }
 }

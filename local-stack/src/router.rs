@@ -169,7 +169,10 @@ mod tests {
     fn wildcard_matches_its_base_and_below() {
         let r = router();
         let m = r.route("/v1/auth/login").unwrap();
-        assert_eq!((m.component.as_str(), m.path_info.as_str()), ("accounts", "/login"));
+        assert_eq!(
+            (m.component.as_str(), m.path_info.as_str()),
+            ("accounts", "/login")
+        );
         assert_eq!(m.component_route, "/v1/auth");
         assert_eq!(r.route("/v1/auth").unwrap().component, "accounts");
     }
@@ -187,7 +190,10 @@ mod tests {
     #[test]
     fn catch_all_takes_the_rest() {
         let m = router().route("/index.html").unwrap();
-        assert_eq!((m.component.as_str(), m.path_info.as_str()), ("web", "/index.html"));
+        assert_eq!(
+            (m.component.as_str(), m.path_info.as_str()),
+            ("web", "/index.html")
+        );
     }
 
     #[test]

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use wasmtime::error::Context as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::error::Context as _;
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
     StoreLimitsBuilder,
@@ -107,23 +107,30 @@ impl Runtime {
             let pre = linker
                 .instantiate_pre(&component)
                 .with_context(|| format!("linking component {id}"))?;
-            let pre = ServicePre::new(pre)
-                .with_context(|| format!("component {id} does not export wasi:http/handler@0.3.0"))?;
+            let pre = ServicePre::new(pre).with_context(|| {
+                format!("component {id} does not export wasi:http/handler@0.3.0")
+            })?;
             let hosts = decl
                 .allowed_outbound_hosts
                 .iter()
                 .map(|h| variables.expand(h))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let outbound = Arc::new(
-                OutboundPolicy::new(&hosts).with_context(|| format!("component {id}"))?,
-            );
+            let outbound =
+                Arc::new(OutboundPolicy::new(&hosts).with_context(|| format!("component {id}"))?);
             let spin = SpinCtx {
                 kv: kv.clone(),
                 stores: decl.key_value_stores.clone().into(),
                 variables: variables.clone(),
                 component: id.as_str().into(),
             };
-            components.insert(id.clone(), LoadedComponent { pre, spin, outbound });
+            components.insert(
+                id.clone(),
+                LoadedComponent {
+                    pre,
+                    spin,
+                    outbound,
+                },
+            );
         }
         let router = Router::new(
             manifest
@@ -163,7 +170,10 @@ impl Runtime {
                 error_response(500, "internal", "the request failed inside the server")
             }
             Err(_) => {
-                crate::log::error(request_id, &format!("component {} timed out", route.component));
+                crate::log::error(
+                    request_id,
+                    &format!("component {} timed out", route.component),
+                );
                 error_response(504, "timeout", "the request took too long")
             }
         }
@@ -186,9 +196,7 @@ impl Runtime {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(
-            (REQUEST_DEADLINE.as_millis() / EPOCH_TICK.as_millis()) as u64,
-        );
+        store.set_epoch_deadline((REQUEST_DEADLINE.as_millis() / EPOCH_TICK.as_millis()) as u64);
         store.epoch_deadline_trap();
 
         let service = component.pre.instantiate_async(&mut store).await?;
@@ -211,10 +219,7 @@ impl Runtime {
                             .to_bytes();
                         Ok(http::Response::from_parts(parts, body))
                     },
-                    async {
-                        io.await
-                            .map_err(|e| anyhow::anyhow!("request body: {e:?}"))
-                    }
+                    async { io.await.map_err(|e| anyhow::anyhow!("request body: {e:?}")) }
                 )?;
                 Ok(res)
             })
@@ -262,7 +267,10 @@ fn with_spin_headers(
         .to_owned();
     let full_url = format!(
         "http://{host}{}",
-        req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/")
+        req.uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
     );
     let mut add = |name: String, value: &str| {
         if let (Ok(name), Ok(value)) = (
@@ -280,7 +288,10 @@ fn with_spin_headers(
     add("spin-base-path".into(), "/");
     add("spin-client-addr".into(), &client.to_string());
     for (i, (name, value)) in route.params.iter().enumerate() {
-        add(format!("spin-path-match-{}", name.to_ascii_lowercase()), value);
+        add(
+            format!("spin-path-match-{}", name.to_ascii_lowercase()),
+            value,
+        );
         add(format!("spin-path-match-n-{i}"), value);
     }
     // Components see an absolute URI, as under Spin.

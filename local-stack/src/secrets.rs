@@ -67,7 +67,9 @@ mod tests {
     fn a_secret_is_generated_once_and_kept() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
-        let first = DevSecrets::new(path.clone()).get_or_create("session_key").unwrap();
+        let first = DevSecrets::new(path.clone())
+            .get_or_create("session_key")
+            .unwrap();
         assert_eq!(first.len(), 64);
         let again = DevSecrets::new(path).get_or_create("session_key").unwrap();
         assert_eq!(first, again);

@@ -75,7 +75,11 @@ async fn answer(
             "payload_too_large",
             &format!("request bodies are limited to {max_body_bytes} bytes"),
         ),
-        Err(_) => error_response(400, "bad_request_body", "the request body could not be read"),
+        Err(_) => error_response(
+            400,
+            "bad_request_body",
+            "the request body could not be read",
+        ),
     };
     crate::log::info(
         &request_id,
@@ -101,7 +105,8 @@ fn request_id(headers: &http::HeaderMap) -> String {
         .filter(|v| {
             !v.is_empty()
                 && v.len() <= 64
-                && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         })
         .map(str::to_owned)
         .unwrap_or_else(|| {

@@ -71,8 +71,14 @@ impl Stack {
         let variables = Arc::new(Variables::resolve(
             &manifest,
             |env_name| {
-                let name = env_name.trim_start_matches("SPIN_VARIABLE_").to_ascii_lowercase();
-                config.variables.get(&name).cloned().or_else(|| std::env::var(env_name).ok())
+                let name = env_name
+                    .trim_start_matches("SPIN_VARIABLE_")
+                    .to_ascii_lowercase();
+                config
+                    .variables
+                    .get(&name)
+                    .cloned()
+                    .or_else(|| std::env::var(env_name).ok())
             },
             |name| secrets.get_or_create(name).ok(),
         )?);

@@ -71,7 +71,9 @@ impl Variables {
                 Some(v) => {
                     app.insert(name.clone(), v);
                 }
-                None if decl.required => bail!("required variable {name} has no value (set {env_name})"),
+                None if decl.required => {
+                    bail!("required variable {name} has no value (set {env_name})")
+                }
                 None => {}
             }
         }

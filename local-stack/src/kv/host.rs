@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use wasmtime::component::{Accessor, HasData, Resource, ResourceTable, Linker};
+use wasmtime::component::{Accessor, HasData, Linker, Resource, ResourceTable};
 
 use super::SqliteKv;
 use crate::variables::{VariableError, Variables};
@@ -227,7 +227,10 @@ impl<U> spin_vars::HostWithStore<U> for SpinHost {
 // ---- wasi:keyvalue@0.2.0-draft2 (synchronous functions) ----
 
 impl wasi_kv::Host for SpinView<'_> {
-    fn open(&mut self, identifier: String) -> wasmtime::Result<Result<Resource<KvHandle>, wasi_kv::Error>> {
+    fn open(
+        &mut self,
+        identifier: String,
+    ) -> wasmtime::Result<Result<Resource<KvHandle>, wasi_kv::Error>> {
         if !self.may_open(&identifier) {
             return Ok(Err(wasi_kv::Error::AccessDenied));
         }
@@ -236,22 +239,39 @@ impl wasi_kv::Host for SpinView<'_> {
 }
 
 impl wasi_kv::HostBucket for SpinView<'_> {
-    fn get(&mut self, this: Resource<KvHandle>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
+    fn get(
+        &mut self,
+        this: Resource<KvHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
         let label = self.label(&this)?;
         Ok(self.ctx.kv.get(&label, &key).map_err(wasi_err))
     }
 
-    fn set(&mut self, this: Resource<KvHandle>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
+    fn set(
+        &mut self,
+        this: Resource<KvHandle>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         let label = self.label(&this)?;
         Ok(self.ctx.kv.set(&label, &key, &value).map_err(wasi_err))
     }
 
-    fn delete(&mut self, this: Resource<KvHandle>, key: String) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
+    fn delete(
+        &mut self,
+        this: Resource<KvHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         let label = self.label(&this)?;
         Ok(self.ctx.kv.delete(&label, &key).map_err(wasi_err))
     }
 
-    fn exists(&mut self, this: Resource<KvHandle>, key: String) -> wasmtime::Result<Result<bool, wasi_kv::Error>> {
+    fn exists(
+        &mut self,
+        this: Resource<KvHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, wasi_kv::Error>> {
         let label = self.label(&this)?;
         Ok(self.ctx.kv.exists(&label, &key).map_err(wasi_err))
     }
@@ -297,11 +317,12 @@ impl atomics::Host for SpinView<'_> {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), atomics::CasError>> {
         let ticket = self.table.delete(cas)?;
-        match self
-            .ctx
-            .kv
-            .compare_and_swap(&ticket.label, &ticket.key, ticket.seen.as_deref(), &value)
-        {
+        match self.ctx.kv.compare_and_swap(
+            &ticket.label,
+            &ticket.key,
+            ticket.seen.as_deref(),
+            &value,
+        ) {
             Ok(true) => Ok(Ok(())),
             Ok(false) => {
                 // Hand back a fresh ticket so the guest may retry, as the interface intends.
@@ -331,7 +352,10 @@ impl atomics::HostCas for SpinView<'_> {
         Ok(Ok(self.table.push(CasHandle { label, key, seen })?))
     }
 
-    fn current(&mut self, this: Resource<CasHandle>) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
+    fn current(
+        &mut self,
+        this: Resource<CasHandle>,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
         Ok(Ok(self.table.get(&this)?.seen.clone()))
     }
 

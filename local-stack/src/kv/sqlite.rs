@@ -64,7 +64,9 @@ impl SqliteKv {
     pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached("SELECT value FROM kv WHERE store = ?1 AND key = ?2")?;
-        Ok(stmt.query_row(params![store, key], |r| r.get(0)).optional()?)
+        Ok(stmt
+            .query_row(params![store, key], |r| r.get(0))
+            .optional()?)
     }
 
     /// Writes one value.
@@ -109,7 +111,10 @@ impl SqliteKv {
             let mut stmt =
                 tx.prepare_cached("SELECT value FROM kv WHERE store = ?1 AND key = ?2")?;
             for key in keys {
-                out.push(stmt.query_row(params![store, key], |r| r.get(0)).optional()?);
+                out.push(
+                    stmt.query_row(params![store, key], |r| r.get(0))
+                        .optional()?,
+                );
             }
         }
         tx.commit()?;
@@ -220,7 +225,10 @@ impl<'a> LabelledStore<'a> {
 }
 
 impl dreamreel_core::store::Store for LabelledStore<'_> {
-    async fn get(&self, key: &str) -> std::result::Result<Option<Vec<u8>>, dreamreel_core::store::StoreError> {
+    async fn get(
+        &self,
+        key: &str,
+    ) -> std::result::Result<Option<Vec<u8>>, dreamreel_core::store::StoreError> {
         self.kv.get(self.label, key).map_err(into_store_error)
     }
 
@@ -231,16 +239,31 @@ impl dreamreel_core::store::Store for LabelledStore<'_> {
         self.kv.get_many(self.label, keys).map_err(into_store_error)
     }
 
-    async fn set(&self, key: &str, value: &[u8]) -> std::result::Result<(), dreamreel_core::store::StoreError> {
-        self.kv.set(self.label, key, value).map_err(into_store_error)
+    async fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+    ) -> std::result::Result<(), dreamreel_core::store::StoreError> {
+        self.kv
+            .set(self.label, key, value)
+            .map_err(into_store_error)
     }
 
-    async fn delete(&self, key: &str) -> std::result::Result<(), dreamreel_core::store::StoreError> {
+    async fn delete(
+        &self,
+        key: &str,
+    ) -> std::result::Result<(), dreamreel_core::store::StoreError> {
         self.kv.delete(self.label, key).map_err(into_store_error)
     }
 
-    async fn increment(&self, key: &str, delta: i64) -> std::result::Result<i64, dreamreel_core::store::StoreError> {
-        self.kv.increment(self.label, key, delta).map_err(into_store_error)
+    async fn increment(
+        &self,
+        key: &str,
+        delta: i64,
+    ) -> std::result::Result<i64, dreamreel_core::store::StoreError> {
+        self.kv
+            .increment(self.label, key, delta)
+            .map_err(into_store_error)
     }
 
     async fn compare_and_swap(
@@ -298,8 +321,11 @@ mod tests {
     #[test]
     fn batch_reads_keep_order_and_writes_are_visible() {
         let kv = SqliteKv::in_memory().unwrap();
-        kv.set_many("s", &[("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())])
-            .unwrap();
+        kv.set_many(
+            "s",
+            &[("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())],
+        )
+        .unwrap();
         let got = kv
             .get_many("s", &["b".into(), "x".into(), "a".into()])
             .unwrap();

@@ -1,0 +1,20 @@
+//! Dreamreel's domain: types, rules, the key schema and every read/write as
+//! functions over [`store::Store`]. No I/O here: time and randomness come in
+//! through [`env::Env`], storage through [`store::Store`], so every rule runs
+//! the same in a WASM component, natively in tests and in operator tools.
+
+#![warn(missing_docs)]
+
+pub mod accounts;
+pub mod env;
+pub mod error;
+pub mod ids;
+pub mod keys;
+pub mod request;
+pub mod store;
+pub mod testing;
+pub mod time;
+
+pub use env::Env;
+pub use error::ApiError;
+pub use store::{MemoryStore, Store, StoreError};

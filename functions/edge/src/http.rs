@@ -1,0 +1,73 @@
+//! Reading requests and writing JSON responses, errors included, in the
+//! shape every route shares.
+
+use bytes::Bytes;
+use dreamreel_core::ApiError;
+use dreamreel_core::request::MAX_JSON_BODY;
+use http_body_util::{BodyExt, Limited};
+use serde::Serialize;
+use spin_sdk::http::{FullBody, HeaderValue, Request, Response, StatusCode};
+
+/// A complete response with an in-memory body.
+pub type HttpResponse = Response<FullBody<Bytes>>;
+
+/// The value of header `name`, if present and text.
+pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Reads the body, refusing more than [`MAX_JSON_BODY`] bytes without buffering them.
+pub async fn read_body(req: Request) -> Result<Bytes, ApiError> {
+    let declared = header(&req, "content-length").and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_JSON_BODY) {
+        return Err(ApiError::payload_too_large(MAX_JSON_BODY));
+    }
+    match Limited::new(req.into_body(), MAX_JSON_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::payload_too_large(MAX_JSON_BODY))
+        }
+        Err(_) => Err(ApiError::invalid_request(
+            "the request body could not be read",
+        )),
+    }
+}
+
+/// A response whose body is already JSON text.
+pub fn json_text(status: u16, body: impl Into<Bytes>) -> HttpResponse {
+    let mut resp = Response::new(FullBody::new(body.into()));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = resp.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    // Responses carry tokens and personal data; no cache should keep them.
+    headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// `body` serialised as JSON with `status`.
+pub fn json<T: Serialize + ?Sized>(status: u16, body: &T) -> HttpResponse {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => json_text(status, bytes),
+        Err(_) => error(&ApiError::internal("the response could not be encoded")),
+    }
+}
+
+/// The error envelope `{"error":{"code","message"}}` with the error's status.
+pub fn error(err: &ApiError) -> HttpResponse {
+    let mut resp = json_text(err.status, err.to_json());
+    if err.status == 401 {
+        // RFC 6750: tell the client which scheme to use.
+        resp.headers_mut()
+            .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+    }
+    resp
+}
+
+/// 405 `method_not_allowed` with the `Allow` header naming what the path accepts.
+pub fn method_not_allowed(method: &str, path: &str, allow: &str) -> HttpResponse {
+    let mut resp = error(&ApiError::method_not_allowed(method, path));
+    if let Ok(value) = HeaderValue::from_str(allow) {
+        resp.headers_mut().insert("allow", value);
+    }
+    resp
+}

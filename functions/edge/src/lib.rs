@@ -1,0 +1,20 @@
+//! What every Dreamreel component shares: the core's [`Store`] over Spin's
+//! key-value store, the core's [`Env`] over WASI, JSON responses and errors,
+//! structured logs, and configuration from Spin variables.
+//!
+//! Built for `wasm32-wasip2` only; everything testable lives in `dreamreel-core`.
+//!
+//! [`Store`]: dreamreel_core::Store
+//! [`Env`]: dreamreel_core::Env
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod env;
+pub mod http;
+pub mod kv;
+pub mod log;
+
+pub use env::SpinEnv;
+pub use kv::KvStore;
+pub use log::RequestLog;
