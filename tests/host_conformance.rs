@@ -19,19 +19,38 @@ fn probe_manifest() -> PathBuf {
 #[test]
 fn routes_and_spin_headers_reach_the_component() {
     let app = probe(&[]);
-    let reply = app.raw("GET", "/probe/headers/a/b?x=1", &[("x-request-id", "trace-42")], b"");
+    let reply = app.raw(
+        "GET",
+        "/probe/headers/a/b?x=1",
+        &[("x-request-id", "trace-42")],
+        b"",
+    );
     assert_eq!(reply.status, 200);
     let seen = reply.json();
     assert_eq!(seen["path_info"], "/headers/a/b");
     assert_eq!(seen["matched_route"], "/probe/...");
     assert_eq!(seen["component_route"], "/probe");
     assert_eq!(seen["request_id"], "trace-42");
-    assert!(seen["full_url"].as_str().unwrap().ends_with("/probe/headers/a/b?x=1"));
-    assert!(seen["client_addr"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(
+        seen["full_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/probe/headers/a/b?x=1")
+    );
+    assert!(
+        seen["client_addr"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
     assert_eq!(reply.header("x-request-id"), Some("trace-42"));
 
     let generated = app.raw("GET", "/probe/headers", &[], b"");
-    assert!(generated.header("x-request-id").is_some_and(|id| id.len() >= 16));
+    assert!(
+        generated
+            .header("x-request-id")
+            .is_some_and(|id| id.len() >= 16)
+    );
 }
 
 #[test]
@@ -45,10 +64,20 @@ fn unknown_paths_get_a_json_404_from_the_host() {
 #[test]
 fn key_value_survives_a_restart() {
     let mut app = probe(&[]);
-    assert_eq!(app.raw("PUT", "/probe/kv/greeting", &[], b"hi there").status, 200);
+    assert_eq!(
+        app.raw("PUT", "/probe/kv/greeting", &[], b"hi there")
+            .status,
+        200
+    );
     app.restart();
-    assert_eq!(app.raw("GET", "/probe/kv/greeting", &[], b"").json()["value"], "hi there");
-    assert_eq!(app.raw("DELETE", "/probe/kv/greeting", &[], b"").status, 200);
+    assert_eq!(
+        app.raw("GET", "/probe/kv/greeting", &[], b"").json()["value"],
+        "hi there"
+    );
+    assert_eq!(
+        app.raw("DELETE", "/probe/kv/greeting", &[], b"").status,
+        200
+    );
     assert!(app.raw("GET", "/probe/kv/greeting", &[], b"").json()["value"].is_null());
 }
 
@@ -57,7 +86,12 @@ fn undeclared_store_is_refused() {
     let app = probe(&[]);
     let reply = app.raw("GET", "/probe/open/secret-store", &[], b"");
     assert_eq!(reply.status, 403);
-    assert!(reply.json()["open"].as_str().unwrap().contains("AccessDenied"));
+    assert!(
+        reply.json()["open"]
+            .as_str()
+            .unwrap()
+            .contains("AccessDenied")
+    );
 }
 
 #[test]
@@ -78,7 +112,10 @@ fn concurrent_increments_are_all_counted() {
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(app.raw("POST", "/probe/incr/hits/0", &[], b"").json()["value"], 80);
+    assert_eq!(
+        app.raw("POST", "/probe/incr/hits/0", &[], b"").json()["value"],
+        80
+    );
 }
 
 #[test]
@@ -89,19 +126,32 @@ fn compare_and_swap_and_batch_reads() {
     assert_eq!(app.raw("POST", "/probe/cas/k/zz/v2", &[], b"").status, 409);
     assert_eq!(app.raw("POST", "/probe/cas/k/v1/v2", &[], b"").status, 200);
     app.raw("PUT", "/probe/kv/other", &[], b"o");
-    let many = app.raw("GET", "/probe/many/other,missing,k", &[], b"").json();
-    assert_eq!(many, serde_json::json!([["other", "o"], ["missing", null], ["k", "v2"]]));
+    let many = app
+        .raw("GET", "/probe/many/other,missing,k", &[], b"")
+        .json();
+    assert_eq!(
+        many,
+        serde_json::json!([["other", "o"], ["missing", null], ["k", "v2"]])
+    );
 }
 
 #[test]
 fn variables_come_from_defaults_overrides_and_generated_secrets() {
     let app = probe(&[("greeting", "howdy")]);
-    assert_eq!(app.raw("GET", "/probe/var/greeting", &[], b"").json()["value"], "howdy, world");
+    assert_eq!(
+        app.raw("GET", "/probe/var/greeting", &[], b"").json()["value"],
+        "howdy, world"
+    );
     let secret = app.raw("GET", "/probe/var/secret_token", &[], b"").json();
     assert_eq!(secret["value"].as_str().unwrap().len(), 64);
     let missing = app.raw("GET", "/probe/var/not_declared", &[], b"");
     assert_eq!(missing.status, 404);
-    assert!(missing.json()["variable"].as_str().unwrap().contains("Undefined"));
+    assert!(
+        missing.json()["variable"]
+            .as_str()
+            .unwrap()
+            .contains("Undefined")
+    );
 }
 
 /// A one-shot HTTP server standing in for an upstream service.
@@ -112,8 +162,10 @@ fn upstream() -> (u16, std::thread::JoinHandle<String>) {
         let (mut conn, _) = listener.accept().unwrap();
         let mut buf = [0u8; 4096];
         let n = conn.read(&mut buf).unwrap();
-        conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 8\r\nconnection: close\r\n\r\nupstream")
-            .unwrap();
+        conn.write_all(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 8\r\nconnection: close\r\n\r\nupstream",
+        )
+        .unwrap();
         String::from_utf8_lossy(&buf[..n]).into_owned()
     });
     (port, handle)
@@ -124,14 +176,24 @@ fn outbound_http_reaches_only_allowed_hosts() {
     let (port, server) = upstream();
     let allowed = format!("http://127.0.0.1:{port}");
     let app = probe(&[("upstream", &allowed)]);
-    let ok = app.raw("GET", &format!("/probe/outbound?url={allowed}/hello"), &[], b"");
+    let ok = app.raw(
+        "GET",
+        &format!("/probe/outbound?url={allowed}/hello"),
+        &[],
+        b"",
+    );
     assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
     assert_eq!(ok.json()["body"], "upstream");
     assert!(server.join().unwrap().starts_with("GET /hello"));
 
     let denied = app.raw("GET", "/probe/outbound?url=http://127.0.0.1:9/x", &[], b"");
     assert_eq!(denied.status, 502);
-    assert!(denied.json()["outbound"].as_str().unwrap().contains("HttpRequestDenied"));
+    assert!(
+        denied.json()["outbound"]
+            .as_str()
+            .unwrap()
+            .contains("HttpRequestDenied")
+    );
 }
 
 #[test]

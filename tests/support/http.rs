@@ -71,6 +71,67 @@ pub fn send(
     parse(&raw).ok_or_else(|| std::io::Error::other("malformed HTTP response"))
 }
 
+/// A keep-alive connection, for benchmarks that must not pay a TCP handshake per request.
+pub struct Conn {
+    stream: std::io::BufReader<TcpStream>,
+    addr: SocketAddr,
+}
+
+impl Conn {
+    /// Connects to `addr`.
+    pub fn open(addr: SocketAddr) -> std::io::Result<Self> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+        Ok(Self {
+            stream: std::io::BufReader::new(stream),
+            addr,
+        })
+    }
+
+    /// Sends one request and reads its response (which must carry content-length).
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Reply> {
+        use std::io::BufRead;
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let socket = self.stream.get_mut();
+        socket.write_all(head.as_bytes())?;
+        socket.write_all(body)?;
+        let mut raw = Vec::new();
+        loop {
+            let before = raw.len();
+            self.stream.read_until(b'\n', &mut raw)?;
+            if raw.len() == before {
+                return Err(std::io::Error::other("connection closed"));
+            }
+            if raw.ends_with(b"\r\n\r\n") {
+                break;
+            }
+        }
+        let mut reply = parse(&raw).ok_or_else(|| std::io::Error::other("malformed response"))?;
+        let length: usize = reply
+            .header("content-length")
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| std::io::Error::other("response without content-length"))?;
+        reply.body = vec![0; length];
+        self.stream.read_exact(&mut reply.body)?;
+        Ok(reply)
+    }
+}
+
 fn parse(raw: &[u8]) -> Option<Reply> {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&raw[..split]).ok()?;
@@ -84,7 +145,11 @@ fn parse(raw: &[u8]) -> Option<Reply> {
     let chunked = headers
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked { dechunk(rest)? } else { rest.to_vec() };
+    let body = if chunked {
+        dechunk(rest)?
+    } else {
+        rest.to_vec()
+    };
     Some(Reply {
         status,
         headers,
@@ -114,7 +179,10 @@ mod tests {
     #[test]
     fn parses_plain_and_chunked_bodies() {
         let plain = parse(b"HTTP/1.1 201 Created\r\nContent-Type: a/b\r\n\r\n{}").unwrap();
-        assert_eq!((plain.status, plain.header("content-type")), (201, Some("a/b")));
+        assert_eq!(
+            (plain.status, plain.header("content-type")),
+            (201, Some("a/b"))
+        );
         assert_eq!(plain.body, b"{}");
         let chunked =
             parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")

@@ -2,6 +2,8 @@
 //! the local stack on a free port with a private data folder, and talk HTTP.
 
 pub mod http;
+pub mod native;
+pub mod openapi;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -99,6 +101,11 @@ impl TestApp {
         self.stack = Some(stack);
     }
 
+    /// Runs a future on the app's runtime (for operator commands in tests).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
     /// Sends a request with optional bearer token and body.
     pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Reply {
         let auth = token.map(|t| format!("Bearer {t}"));
@@ -116,6 +123,13 @@ impl TestApp {
     pub fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
         http::send(self.addr, method, path, headers, body)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// Like [`TestApp::call`], and the response must match docs/openapi.json.
+    pub fn api(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Reply {
+        let reply = self.call(method, path, token, body);
+        openapi::assert_conforms(method, path, reply.status, &reply.body);
+        reply
     }
 }
 

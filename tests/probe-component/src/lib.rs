@@ -92,10 +92,12 @@ async fn handle(req: Request) -> impl IntoResponse {
             match batch::get_many(&bucket, &keys) {
                 Ok(pairs) => reply(
                     200,
-                    serde_json::json!(pairs
-                        .into_iter()
-                        .map(|(k, v)| (k, v.map(|v| String::from_utf8_lossy(&v).into_owned())))
-                        .collect::<Vec<_>>()),
+                    serde_json::json!(
+                        pairs
+                            .into_iter()
+                            .map(|(k, v)| (k, v.map(|v| String::from_utf8_lossy(&v).into_owned())))
+                            .collect::<Vec<_>>()
+                    ),
                 ),
                 Err(e) => reply(500, serde_json::json!({ "many": format!("{e:?}") })),
             }
