@@ -10,6 +10,7 @@ pub mod components;
 pub mod kv;
 pub mod log;
 pub mod manifest;
+pub mod objects;
 pub mod outbound;
 pub mod router;
 pub mod runtime;
