@@ -1,0 +1,31 @@
+//! Encoding: H.264 video, Opus audio, fast-start MP4 muxing and a JPEG thumbnail.
+
+mod audio;
+mod mux;
+mod thumbnail;
+mod video;
+
+pub use audio::{EncodedAudio, OPUS_FRAME_SAMPLES, encode_opus};
+pub use mux::{mux_mp4, top_level_boxes};
+pub use thumbnail::jpeg_thumbnail;
+pub use video::{EncodedFrame, H264Encoder};
+
+use thiserror::Error;
+
+/// Why encoding or muxing failed. Library errors are kept as text because
+/// their types are not all `Send + Sync`.
+#[derive(Debug, Error)]
+pub enum MediaError {
+    /// The H.264 encoder failed or misbehaved.
+    #[error("H.264 encoding failed: {0}")]
+    Video(String),
+    /// The Opus encoder failed.
+    #[error("Opus encoding failed: {0}")]
+    Audio(String),
+    /// The MP4 muxer refused the streams.
+    #[error("MP4 muxing failed: {0}")]
+    Mux(String),
+    /// The thumbnail could not be encoded.
+    #[error("thumbnail encoding failed: {0}")]
+    Thumbnail(String),
+}
