@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod env;
 pub mod error;
 pub mod ids;
+pub mod jobs;
 pub mod keys;
 pub mod request;
 pub mod store;
