@@ -1,7 +1,7 @@
 //! `dreamreel-local`: build and run the Dreamreel app on this machine.
 //!
 //! ```text
-//! dreamreel-local up [--listen ADDR] [--data-dir DIR] [--manifest FILE] [--no-build]
+//! dreamreel-local up [--listen ADDR] [--objects-listen ADDR] [--data-dir DIR] [--manifest FILE] [--no-build]
 //! dreamreel-local build [--manifest FILE]
 //! dreamreel-local invite [--count N] [--data-dir DIR]
 //! ```
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use dreamreel_local::{Stack, StackConfig, components, manifest::Manifest};
 
-const USAGE: &str = "usage: dreamreel-local <up|build|invite> [--listen ADDR] [--data-dir DIR] [--manifest FILE] [--no-build] [--count N]";
+const USAGE: &str = "usage: dreamreel-local <up|build|invite> [--listen ADDR] [--objects-listen ADDR] [--data-dir DIR] [--manifest FILE] [--no-build] [--count N]";
 
 struct Args {
     command: String,
@@ -30,6 +30,10 @@ fn parse_args() -> anyhow::Result<Args> {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--listen" => config.listen = value()?.parse().context("--listen takes IP:PORT")?,
+            "--objects-listen" => {
+                config.objects_listen =
+                    value()?.parse().context("--objects-listen takes IP:PORT")?
+            }
             "--data-dir" => {
                 config.data_dir = PathBuf::from(value()?);
                 config.compiled_dir = config.data_dir.join("compiled");
@@ -68,7 +72,10 @@ async fn up(args: Args) -> anyhow::Result<()> {
         components::build_all(&Manifest::load(&args.config.manifest)?)?;
     }
     let stack = Stack::start(&args.config).await?;
-    eprintln!("Dreamreel is serving on http://{}", stack.addr);
+    eprintln!(
+        "Dreamreel is serving on http://{} (object storage on http://{})",
+        stack.addr, stack.objects_addr
+    );
     tokio::signal::ctrl_c().await?;
     eprintln!("shutting down");
     stack.stop().await;

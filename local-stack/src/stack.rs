@@ -11,11 +11,17 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use dreamreel_sigv4::Credentials;
+
 use crate::kv::SqliteKv;
 use crate::manifest::Manifest;
+use crate::objects::{ObjectStore, ObjectStoreConfig};
 use crate::runtime::Runtime;
 use crate::server;
 use crate::variables::Variables;
+
+/// The bucket when the manifest names none.
+pub const DEFAULT_BUCKET: &str = "dreamreel";
 
 /// Where and how to run the stack.
 #[derive(Debug, Clone)]
@@ -26,6 +32,8 @@ pub struct StackConfig {
     pub data_dir: PathBuf,
     /// Address to listen on; port 0 picks a free one.
     pub listen: SocketAddr,
+    /// Address of the S3-compatible object store; port 0 picks a free one.
+    pub objects_listen: SocketAddr,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
     /// Where compiled components are cached (default: under the data folder).
@@ -42,6 +50,7 @@ impl StackConfig {
             data_dir: root.join(".dreamreel"),
             compiled_dir: root.join(".dreamreel").join("compiled"),
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            objects_listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
             max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
             variables: BTreeMap::new(),
         }
@@ -53,66 +62,129 @@ impl StackConfig {
     }
 }
 
-/// A running stack; dropping it without [`Stack::stop`] leaves the server running.
+/// A running stack; dropping it without [`Stack::stop`] leaves the servers running.
 pub struct Stack {
-    /// The address actually bound.
+    /// The address the app (HTTP trigger) is bound to.
     pub addr: SocketAddr,
+    /// The address of the S3-compatible object store.
+    pub objects_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Stack {
-    /// Loads everything and starts serving.
+    /// Loads everything and starts serving: the app, the object store and
+    /// (when the manifest uses object storage) the worker.
     pub async fn start(config: &StackConfig) -> anyhow::Result<Self> {
         let manifest = Manifest::load(&config.manifest)?;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
-        let secrets = crate::secrets::DevSecrets::new(config.data_dir.join("dev-secrets.json"));
-        let variables = Arc::new(Variables::resolve(
-            &manifest,
-            |env_name| {
-                let name = env_name
-                    .trim_start_matches("SPIN_VARIABLE_")
-                    .to_ascii_lowercase();
-                config
-                    .variables
-                    .get(&name)
-                    .cloned()
-                    .or_else(|| std::env::var(env_name).ok())
-            },
-            |name| secrets.get_or_create(name).ok(),
-        )?);
+        // Bind first: the app's variables and the worker need both addresses.
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let objects_listener = TcpListener::bind(config.objects_listen)
+            .await
+            .with_context(|| format!("binding {}", config.objects_listen))?;
+        let addr = listener.local_addr()?;
+        let objects_addr = objects_listener.local_addr()?;
+
+        let variables = Arc::new(resolve_variables(config, &manifest, objects_addr)?);
+        let objects = open_object_store(config, &variables)?;
         let kv = Arc::new(SqliteKv::open(&config.kv_path())?);
         let runtime = {
             let compiled_dir = config.compiled_dir.clone();
             let manifest = manifest.clone();
+            let variables = variables.clone();
             // Compiling is CPU-bound; keep it off the async workers.
             tokio::task::spawn_blocking(move || {
                 Runtime::new(&manifest, variables, kv, &compiled_dir)
             })
             .await??
         };
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("binding {}", config.listen))?;
-        let addr = listener.local_addr()?;
+
         let (shutdown, rx) = watch::channel(false);
-        let task = tokio::spawn(server::serve(
-            listener,
-            Arc::new(runtime),
-            config.max_body_bytes,
-            rx,
-        ));
+        let (events, _events_rx) = tokio::sync::mpsc::unbounded_channel();
+        let tasks = vec![
+            tokio::spawn(server::serve(
+                listener,
+                Arc::new(runtime),
+                config.max_body_bytes,
+                rx.clone(),
+            )),
+            tokio::spawn(crate::objects::serve(
+                objects_listener,
+                objects,
+                Arc::new(events),
+                rx,
+            )),
+        ];
         Ok(Self {
             addr,
+            objects_addr,
             shutdown,
-            task,
+            tasks,
         })
     }
 
-    /// Stops accepting connections and waits for the accept loop to end.
+    /// Stops accepting connections and waits for the accept loops to end.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
-        let _ = self.task.await;
+        for task in self.tasks {
+            let _ = task.await;
+        }
     }
+}
+
+/// Overrides, then `SPIN_VARIABLE_*`, then defaults, then generated development
+/// secrets. `s3_endpoint` points at this stack's object store unless set.
+fn resolve_variables(
+    config: &StackConfig,
+    manifest: &Manifest,
+    objects_addr: SocketAddr,
+) -> anyhow::Result<Variables> {
+    let mut overrides = config.variables.clone();
+    if manifest.variables.contains_key("s3_endpoint")
+        && std::env::var("SPIN_VARIABLE_S3_ENDPOINT").is_err()
+    {
+        overrides
+            .entry("s3_endpoint".to_owned())
+            .or_insert_with(|| format!("http://{objects_addr}"));
+    }
+    let secrets = crate::secrets::DevSecrets::new(config.data_dir.join("dev-secrets.json"));
+    Variables::resolve(
+        manifest,
+        |env_name| {
+            let name = env_name
+                .trim_start_matches("SPIN_VARIABLE_")
+                .to_ascii_lowercase();
+            overrides
+                .get(&name)
+                .cloned()
+                .or_else(|| std::env::var(env_name).ok())
+        },
+        |name| secrets.get_or_create(name).ok(),
+    )
+}
+
+/// The object store under the data folder, accepting the app's own S3
+/// credentials (`s3_access_key_id` / `s3_secret_access_key`) and holding its bucket.
+fn open_object_store(config: &StackConfig, variables: &Variables) -> anyhow::Result<ObjectStore> {
+    let mut store = ObjectStoreConfig::new(config.data_dir.join("objects"));
+    if let Some(region) = variables.app("s3_region") {
+        store.region = region.to_owned();
+    }
+    if let (Some(key), Some(secret)) = (
+        variables.app("s3_access_key_id"),
+        variables.app("s3_secret_access_key"),
+    ) {
+        store.credentials.push(Credentials::new(key, secret));
+    }
+    store.buckets.push(
+        variables
+            .app("s3_bucket")
+            .unwrap_or(DEFAULT_BUCKET)
+            .to_owned(),
+    );
+    Ok(ObjectStore::open(store)?)
 }

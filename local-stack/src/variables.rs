@@ -92,6 +92,11 @@ impl Variables {
             .with_context(|| format!("expanding {template:?}"))
     }
 
+    /// The resolved value of application variable `name`, if it has one.
+    pub fn app(&self, name: &str) -> Option<&str> {
+        self.app.get(name).map(String::as_str)
+    }
+
     /// The value a component sees for `name`.
     pub fn get(&self, component: &str, name: &str) -> Result<String, VariableError> {
         if !valid_name(name) {

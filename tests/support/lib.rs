@@ -59,6 +59,7 @@ impl TestApp {
         config.manifest = manifest.to_path_buf();
         config.data_dir = data.path().to_path_buf();
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.objects_listen = SocketAddr::from(([127, 0, 0, 1], 0));
         // Compiled components are shared between tests: compiling is the slow part.
         config.compiled_dir = repo_root().join("target").join("dreamreel-compiled");
         config.variables = variables
