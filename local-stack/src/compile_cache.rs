@@ -2,6 +2,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::path::Path;
+use std::sync::Mutex;
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
@@ -30,12 +31,15 @@ pub fn load(engine: &Engine, source: &Path, cache_dir: &Path) -> anyhow::Result<
         .map(|b| format!("{b:02x}"))
         .collect();
     let cached = cache_dir.join(format!("{key}.cwasm"));
-    if cached.exists() {
-        // SAFETY: the file was written by `Component::serialize` of an engine
-        // with the same compatibility hash, into a folder only this tool writes.
-        if let Ok(component) = unsafe { Component::deserialize_file(engine, &cached) } {
-            return Ok(component);
-        }
+    if let Some(component) = load_cached(engine, &cached) {
+        return Ok(component);
+    }
+    // One compile at a time in this process: stacks started side by side (the
+    // tests) then wait for the first compile instead of all repeating it.
+    static COMPILING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = COMPILING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(component) = load_cached(engine, &cached) {
+        return Ok(component);
     }
     let component = Component::new(engine, &bytes)?;
     std::fs::create_dir_all(cache_dir)?;
@@ -46,4 +50,13 @@ pub fn load(engine: &Engine, source: &Path, cache_dir: &Path) -> anyhow::Result<
     std::fs::write(&tmp, component.serialize()?)?;
     std::fs::rename(&tmp, &cached)?;
     Ok(component)
+}
+
+fn load_cached(engine: &Engine, cached: &Path) -> Option<Component> {
+    if !cached.exists() {
+        return None;
+    }
+    // SAFETY: the file was written by `Component::serialize` of an engine
+    // with the same compatibility hash, into a folder only this tool writes.
+    unsafe { Component::deserialize_file(engine, cached) }.ok()
 }
