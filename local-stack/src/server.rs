@@ -19,29 +19,51 @@ use crate::runtime::{Runtime, error_response};
 /// Largest request body accepted, as `spin.toml` documents for production.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 
-/// Serves until `shutdown` changes; each connection runs on its own task.
+/// Serves the app until `shutdown` changes.
 pub async fn serve(
     listener: TcpListener,
     runtime: Arc<Runtime>,
     max_body_bytes: usize,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
+    accept_loop(listener, "app", shutdown, move |req, client| {
+        let runtime = runtime.clone();
+        async move { answer(&runtime, req, client, max_body_bytes).await }
+    })
+    .await
+}
+
+/// Accepts HTTP/1.1 connections until `shutdown` changes, each on its own
+/// task, and answers every request with `handler`. Shared by the app and the
+/// object store.
+pub async fn accept_loop<H, F, B>(
+    listener: TcpListener,
+    name: &'static str,
+    mut shutdown: watch::Receiver<bool>,
+    handler: H,
+) where
+    H: Fn(http::Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = http::Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     loop {
         let (stream, client) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
                 Err(e) => {
-                    crate::log::error("-", &format!("accept failed: {e}"));
+                    crate::log::error("-", &format!("{name}: accept failed: {e}"));
                     continue;
                 }
             },
             _ = shutdown.changed() => return,
         };
-        let runtime = runtime.clone();
+        let handler = handler.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let runtime = runtime.clone();
-                async move { Ok::<_, Infallible>(answer(&runtime, req, client, max_body_bytes).await) }
+                let response = handler(req, client);
+                async move { Ok::<_, Infallible>(response.await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

@@ -62,22 +62,12 @@ impl SqliteKv {
 
     /// Reads one value.
     pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT value FROM kv WHERE store = ?1 AND key = ?2")?;
-        Ok(stmt
-            .query_row(params![store, key], |r| r.get(0))
-            .optional()?)
+        read(&self.conn(), store, key)
     }
 
     /// Writes one value.
     pub fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<()> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "INSERT INTO kv (store, key, value) VALUES (?1, ?2, ?3)
-             ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-        )?;
-        stmt.execute(params![store, key, value])?;
-        Ok(())
+        write(&self.conn(), store, key, value)
     }
 
     /// Deletes one key (absent is fine).
@@ -106,33 +96,20 @@ impl SqliteKv {
     pub fn get_many(&self, store: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let mut out = Vec::with_capacity(keys.len());
-        {
-            let mut stmt =
-                tx.prepare_cached("SELECT value FROM kv WHERE store = ?1 AND key = ?2")?;
-            for key in keys {
-                out.push(
-                    stmt.query_row(params![store, key], |r| r.get(0))
-                        .optional()?,
-                );
-            }
-        }
+        let values = keys
+            .iter()
+            .map(|key| read(&tx, store, key))
+            .collect::<Result<Vec<_>>>()?;
         tx.commit()?;
-        Ok(out)
+        Ok(values)
     }
 
     /// Writes many keys atomically.
     pub fn set_many(&self, store: &str, entries: &[(String, Vec<u8>)]) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO kv (store, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-            )?;
-            for (key, value) in entries {
-                stmt.execute(params![store, key, value])?;
-            }
+        for (key, value) in entries {
+            write(&tx, store, key, value)?;
         }
         tx.commit()?;
         Ok(())
@@ -156,14 +133,7 @@ impl SqliteKv {
     pub fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let current: Option<Vec<u8>> = tx
-            .query_row(
-                "SELECT value FROM kv WHERE store = ?1 AND key = ?2",
-                params![store, key],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let current = match current {
+        let current = match read(&tx, store, key)? {
             Some(bytes) => dreamreel_core::store::decode_counter(&bytes)
                 .map_err(|e| KvError(format!("{key}: {e}")))?,
             None => 0,
@@ -171,11 +141,7 @@ impl SqliteKv {
         let next = current
             .checked_add(delta)
             .ok_or_else(|| KvError(format!("{key}: counter overflow")))?;
-        tx.execute(
-            "INSERT INTO kv (store, key, value) VALUES (?1, ?2, ?3)
-             ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-            params![store, key, next.to_string().into_bytes()],
-        )?;
+        write(&tx, store, key, next.to_string().as_bytes())?;
         tx.commit()?;
         Ok(next)
     }
@@ -190,24 +156,32 @@ impl SqliteKv {
     ) -> Result<bool> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let current: Option<Vec<u8>> = tx
-            .query_row(
-                "SELECT value FROM kv WHERE store = ?1 AND key = ?2",
-                params![store, key],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if current.as_deref() != expected {
+        if read(&tx, store, key)?.as_deref() != expected {
             return Ok(false);
         }
-        tx.execute(
-            "INSERT INTO kv (store, key, value) VALUES (?1, ?2, ?3)
-             ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-            params![store, key, new],
-        )?;
+        write(&tx, store, key, new)?;
         tx.commit()?;
         Ok(true)
     }
+}
+
+const SELECT: &str = "SELECT value FROM kv WHERE store = ?1 AND key = ?2";
+const UPSERT: &str = "INSERT INTO kv (store, key, value) VALUES (?1, ?2, ?3)
+     ON CONFLICT (store, key) DO UPDATE SET value = excluded.value";
+
+/// Reads one value inside a transaction (or on a connection).
+fn read(conn: &Connection, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
+    let mut stmt = conn.prepare_cached(SELECT)?;
+    Ok(stmt
+        .query_row(params![store, key], |r| r.get(0))
+        .optional()?)
+}
+
+/// Writes one value inside a transaction (or on a connection).
+fn write(conn: &Connection, store: &str, key: &str, value: &[u8]) -> Result<()> {
+    conn.prepare_cached(UPSERT)?
+        .execute(params![store, key, value])?;
+    Ok(())
 }
 
 /// The same store through the domain's [`dreamreel_core::store::Store`] trait,

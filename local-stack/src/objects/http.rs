@@ -1,6 +1,5 @@
 //! S3's REST API over HTTP/1.1, path-style (`/{bucket}/{key}`).
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -8,8 +7,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use dreamreel_sigv4::Request;
 use http::{Method, Response};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -48,35 +45,18 @@ const UNSUPPORTED: [&str; 22] = [
     "website",
 ];
 
-/// Serves the store until `shutdown` changes; one task per connection.
+/// Serves the store until `shutdown` changes.
 pub async fn serve(
     listener: TcpListener,
     store: ObjectStore,
     events: Arc<dyn ObjectEvents>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let (stream, client) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    crate::log::error("-", &format!("object store: accept failed: {e}"));
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => return,
-        };
+    crate::server::accept_loop(listener, "object store", shutdown, move |req, client| {
         let (store, events) = (store.clone(), events.clone());
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let (store, events) = (store.clone(), events.clone());
-                async move { Ok::<_, Infallible>(answer(&store, &*events, req, client).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+        async move { answer(&store, &*events, req, client).await }
+    })
+    .await
 }
 
 async fn answer(
