@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod compile_cache;
 pub mod components;
+pub mod delivery;
 pub mod kv;
 pub mod log;
 pub mod manifest;
