@@ -7,7 +7,6 @@
 pub mod admin;
 pub mod compile_cache;
 pub mod components;
-pub mod delivery;
 pub mod kv;
 pub mod log;
 pub mod manifest;
