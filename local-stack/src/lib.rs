@@ -18,5 +18,6 @@ pub mod secrets;
 pub mod server;
 pub mod stack;
 pub mod variables;
+pub mod worker;
 
 pub use stack::{Stack, StackConfig};

@@ -70,6 +70,7 @@ pub struct Stack {
     pub objects_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    worker: Option<JoinHandle<()>>,
 }
 
 impl Stack {
@@ -104,7 +105,8 @@ impl Stack {
         };
 
         let (shutdown, rx) = watch::channel(false);
-        let (events, _events_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (events, events_rx) = tokio::sync::mpsc::unbounded_channel();
+        let worker = crate::worker::start(config, &variables, addr, objects_addr, events_rx)?;
         let tasks = vec![
             tokio::spawn(server::serve(
                 listener,
@@ -124,12 +126,19 @@ impl Stack {
             objects_addr,
             shutdown,
             tasks,
+            worker,
         })
     }
 
     /// Stops accepting connections and waits for the accept loops to end.
+    /// A job the worker is running is abandoned, as in a crash: its lease
+    /// expires, and it runs again if its event is delivered again. (Events
+    /// live in memory here; production's queue keeps them.)
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
+        if let Some(worker) = self.worker {
+            worker.abort();
+        }
         for task in self.tasks {
             let _ = task.await;
         }

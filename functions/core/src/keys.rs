@@ -7,6 +7,15 @@
 //! | `handle:{lowercase}`| the owning user id (UTF-8); claimed by compare-and-swap |
 //! | `invite:{code}`     | JSON [`crate::accounts::invites::Invite`]; `code` is normalised (upper case, no separators) |
 //! | `health:probe`      | never written; the health check reads it to prove the store answers |
+//! | `draft:{draft_id}`  | JSON [`crate::studio::Draft`]; a deleted draft stays as a tombstone (`deleted_at_ms`, prompt erased) so late worker callbacks are refused |
+//! | `drafts:{user_id}:{n}` | page `n` (0, 1, ...) of the maker's draft ids: a JSON array, oldest first, at most [`crate::studio::pages::PAGE_CAPACITY`] entries, appended by compare-and-swap; a deleted draft's entry is blanked (`""`) in place |
+//! | `drafts:{user_id}:head` | decimal number of the newest draft page (a hint: readers probe past it) |
+//! | `video:{video_id}`  | JSON [`crate::studio::Video`]; the id is the draft's; created by compare-and-swap, so publishing twice makes one video |
+//! | `remixes:{video_id}:{n}` | page `n` of the ids of published videos that remix this one (same layout as the draft pages) |
+//! | `remixes:{video_id}:head` | decimal number of the newest remix page (a hint) |
+//! | `gen_quota:{user_id}:{YYYY-MM-DD}` | counter: generations accepted for the member on that UTC day, less refunds |
+//! | `gen_idem:{user_id}:{sha256 hex}` | JSON [`crate::studio::IdempotencyRecord`] for one `Idempotency-Key` (hashed, so any header text makes a safe key) |
+//! | `callback_nonce:{nonce}` | Unix ms after which the nonce could be forgotten (a stale timestamp is refused anyway); claimed by compare-and-swap so a replayed worker callback is refused |
 //!
 //! Ids are ULIDs; handles and invite codes are normalised before they reach a key.
 
@@ -30,6 +39,53 @@ pub fn health_probe() -> String {
     "health:probe".to_owned()
 }
 
+/// `draft:{id}` — a generation draft.
+pub fn draft(draft_id: &str) -> String {
+    format!("draft:{draft_id}")
+}
+
+/// `drafts:{user_id}:{page}` — one page of a member's draft index.
+pub fn drafts_page(user_id: &str, page: u64) -> String {
+    format!("drafts:{user_id}:{page}")
+}
+
+/// `drafts:{user_id}:head` — the newest page number of a member's draft index (a hint).
+pub fn drafts_head(user_id: &str) -> String {
+    format!("drafts:{user_id}:head")
+}
+
+/// `video:{id}` — a published video.
+pub fn video(video_id: &str) -> String {
+    format!("video:{video_id}")
+}
+
+/// `remixes:{video_id}:{page}` — one page of the videos remixing `video_id`.
+pub fn remixes_page(video_id: &str, page: u64) -> String {
+    format!("remixes:{video_id}:{page}")
+}
+
+/// `remixes:{video_id}:head` — the newest page number of a video's remixes (a hint).
+pub fn remixes_head(video_id: &str) -> String {
+    format!("remixes:{video_id}:head")
+}
+
+/// `gen_quota:{user_id}:{day}` — generations counted against a member on a UTC
+/// day; `day` is `YYYY-MM-DD`.
+pub fn generation_quota(user_id: &str, day: &str) -> String {
+    format!("gen_quota:{user_id}:{day}")
+}
+
+/// `gen_idem:{user_id}:{key_hash}` — what one `Idempotency-Key` produced;
+/// `key_hash` is the hex SHA-256 of the header value.
+pub fn generation_idempotency(user_id: &str, key_hash: &str) -> String {
+    format!("gen_idem:{user_id}:{key_hash}")
+}
+
+/// `callback_nonce:{nonce}` — a worker callback nonce already used.
+pub fn callback_nonce(nonce: &str) -> String {
+    format!("callback_nonce:{nonce}")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -38,5 +94,20 @@ mod tests {
         assert_eq!(super::handle("ana_lima"), "handle:ana_lima");
         assert_eq!(super::invite("ABCDEFGHJK"), "invite:ABCDEFGHJK");
         assert_eq!(super::health_probe(), "health:probe");
+        assert_eq!(super::draft("01D"), "draft:01D");
+        assert_eq!(super::drafts_page("01U", 3), "drafts:01U:3");
+        assert_eq!(super::drafts_head("01U"), "drafts:01U:head");
+        assert_eq!(super::video("01V"), "video:01V");
+        assert_eq!(super::remixes_page("01V", 0), "remixes:01V:0");
+        assert_eq!(super::remixes_head("01V"), "remixes:01V:head");
+        assert_eq!(
+            super::generation_quota("01U", "2025-01-01"),
+            "gen_quota:01U:2025-01-01"
+        );
+        assert_eq!(
+            super::generation_idempotency("01U", "ab"),
+            "gen_idem:01U:ab"
+        );
+        assert_eq!(super::callback_nonce("00ff"), "callback_nonce:00ff");
     }
 }

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod keys;
 pub mod request;
 pub mod store;
+pub mod studio;
 pub mod testing;
 pub mod time;
 

@@ -2,6 +2,7 @@
 
 use dreamreel_core::ApiError;
 use dreamreel_core::accounts::AccountsConfig;
+use dreamreel_core::studio::{StudioConfig, config as studio_config};
 use spin_sdk::variables::{self, Error};
 
 use crate::RequestLog;
@@ -16,7 +17,7 @@ pub async fn optional(name: &str, log: &RequestLog) -> Result<Option<String>, Ap
 }
 
 /// 500 `internal`; the detail goes to the log, never to the client.
-fn misconfigured(detail: &str, log: &RequestLog) -> ApiError {
+pub fn misconfigured(detail: &str, log: &RequestLog) -> ApiError {
     log.log(
         "error",
         "misconfigured",
@@ -38,4 +39,20 @@ pub async fn accounts(log: &RequestLog) -> Result<AccountsConfig, ApiError> {
         .await?
         .unwrap_or_default();
     AccountsConfig::from_vars(&key, &ttl, &invites).map_err(|e| misconfigured(&e.to_string(), log))
+}
+
+/// Studio settings from `daily_generation_quota` (empty or undefined = 20).
+pub async fn studio(log: &RequestLog) -> Result<StudioConfig, ApiError> {
+    let quota = optional("daily_generation_quota", log)
+        .await?
+        .unwrap_or_default();
+    StudioConfig::from_vars(&quota).map_err(|e| misconfigured(&e.to_string(), log))
+}
+
+/// The worker callback key from `callback_key` (required, at least 32 bytes).
+pub async fn callback_key(log: &RequestLog) -> Result<Vec<u8>, ApiError> {
+    let key = optional("callback_key", log)
+        .await?
+        .ok_or_else(|| misconfigured("callback_key is not set", log))?;
+    studio_config::callback_key(&key).map_err(|e| misconfigured(&e.to_string(), log))
 }

@@ -71,3 +71,24 @@ pub fn method_not_allowed(method: &str, path: &str, allow: &str) -> HttpResponse
     }
     resp
 }
+
+/// The signing headers of a worker callback (timestamp, nonce, signature),
+/// in the order `dreamreel_core::jobs::CallbackAuth::verify` takes them.
+pub fn callback_headers(req: &Request) -> (Option<String>, Option<String>, Option<String>) {
+    use dreamreel_core::jobs::callback::{NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+    let get = |name| header(req, name).map(str::to_owned);
+    (
+        get(TIMESTAMP_HEADER),
+        get(NONCE_HEADER),
+        get(SIGNATURE_HEADER),
+    )
+}
+
+/// An empty response, e.g. 204 after a delete.
+pub fn empty(status: u16) -> HttpResponse {
+    let mut resp = Response::new(FullBody::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::NO_CONTENT);
+    resp.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    resp
+}

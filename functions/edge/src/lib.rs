@@ -1,6 +1,7 @@
 //! What every Dreamreel component shares: the core's [`Store`] over Spin's
 //! key-value store, the core's [`Env`] over WASI, JSON responses and errors,
-//! structured logs, and configuration from Spin variables.
+//! structured logs, configuration from Spin variables, and S3 object
+//! storage (signed writes, presigned reads).
 //!
 //! Built for `wasm32-wasip2` only; everything testable lives in `dreamreel-core`.
 //!
@@ -14,6 +15,7 @@ pub mod env;
 pub mod http;
 pub mod kv;
 pub mod log;
+pub mod s3;
 
 pub use env::SpinEnv;
 pub use kv::KvStore;

@@ -1,0 +1,429 @@
+//! The worker's callbacks: `start`, `progress`, `complete`, `fail`.
+//!
+//! Each is HMAC-signed ([`crate::jobs::CallbackAuth`]) and carries a nonce
+//! that works once ([`authenticate`]). Each is idempotent and tolerant of
+//! order: a `progress` after `complete` is ignored, a second `complete`
+//! changes nothing, a `fail` refunds the quota once however often it comes.
+//!
+//! Every answer is a [`Decision`]: `200 {"proceed": true}` to carry on, or
+//! `409 {"proceed": false, "reason": ...}` when the edge no longer wants the
+//! job (draft deleted, already ended, unknown). A `fail` is acknowledged
+//! with `200 {"proceed": false}`.
+//!
+//! Bodies are read leniently (unknown fields are ignored) so a newer worker
+//! can add fields without breaking an older edge.
+
+use serde::{Deserialize, Serialize};
+
+use crate::env::Env;
+use crate::error::ApiError;
+use crate::jobs::callback::MAX_SKEW_SECS;
+use crate::jobs::{CallbackAuth, media_keys};
+use crate::keys;
+use crate::store::Store;
+use crate::studio::record::{self, Change};
+use crate::studio::validate::is_ulid;
+use crate::studio::{Draft, DraftMedia, DraftStatus, Failure};
+
+/// A nonce must be remembered while its timestamp could still pass the skew check.
+pub const NONCE_MEMORY_MS: u64 = 2 * MAX_SKEW_SECS * 1000;
+/// Longest failure reason kept; longer ones are cut.
+pub const MAX_REASON_CHARS: usize = 500;
+/// Longest clip the worker may report (ten seconds, and a frame's slack).
+const MAX_REPORTED_DURATION_MS: u32 = 10_100;
+/// Largest frame side the worker may report.
+const MAX_SIDE: u32 = 4096;
+
+/// Checks a callback's signature and freshness, then claims its nonce so
+/// the same call cannot be played again. 401 with `callback_unsigned`,
+/// `callback_bad_signature`, `callback_stale` or `callback_replayed`.
+pub async fn authenticate<S: Store>(
+    store: &S,
+    env: &dyn Env,
+    key: &[u8],
+    method: &str,
+    path: &str,
+    body: &[u8],
+    headers: (Option<&str>, Option<&str>, Option<&str>),
+) -> Result<(), ApiError> {
+    let now = env.now_ms();
+    CallbackAuth::new(key).verify(method, path, body, headers, now / 1000)?;
+    let nonce = headers.1.unwrap_or_default().to_ascii_lowercase();
+    let forget_after = now.saturating_add(NONCE_MEMORY_MS).to_string();
+    if !store
+        .compare_and_swap(&keys::callback_nonce(&nonce), None, forget_after.as_bytes())
+        .await?
+    {
+        return Err(ApiError::unauthorized(
+            "callback_replayed",
+            "this callback's nonce was already used; sign every call afresh",
+        ));
+    }
+    Ok(())
+}
+
+/// Go on, or stop and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Whether the worker should carry on.
+    pub proceed: bool,
+    /// Why not, when it should stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A callback's answer: status (200 or 409) and decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// The body.
+    pub decision: Decision,
+}
+
+impl Answer {
+    fn proceed() -> Self {
+        Self {
+            status: 200,
+            decision: Decision {
+                proceed: true,
+                reason: None,
+            },
+        }
+    }
+
+    fn stop(reason: &str) -> Self {
+        Self {
+            status: 409,
+            decision: Decision {
+                proceed: false,
+                reason: Some(reason.to_owned()),
+            },
+        }
+    }
+
+    fn acknowledged() -> Self {
+        Self {
+            status: 200,
+            decision: Decision {
+                proceed: false,
+                reason: None,
+            },
+        }
+    }
+}
+
+/// `start` body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct StartRequest {
+    /// Which try this is, from 1.
+    #[serde(default)]
+    pub attempt: u32,
+}
+
+/// `progress` body.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ProgressRequest {
+    /// 0..=1.
+    pub progress: f64,
+    /// `generating`, `encoding`, `uploading`...: up to 32 of `[a-z_]`.
+    #[serde(default)]
+    pub stage: Option<String>,
+}
+
+/// `complete` body: the uploaded media.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CompleteRequest {
+    /// Must be `media/{id}/video.mp4`.
+    pub video_key: String,
+    /// Must be `media/{id}/thumb.jpg`.
+    pub thumbnail_key: String,
+    /// Real clip length.
+    pub duration_ms: u32,
+    /// Pixels.
+    pub width: u32,
+    /// Pixels.
+    pub height: u32,
+    /// MP4 size.
+    pub bytes: u64,
+}
+
+/// `fail` body.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FailRequest {
+    /// Stable code, up to 64 of `[a-z0-9_]` (`generation_failed`, `invalid_spec`...).
+    pub code: String,
+    /// For people; cut to [`MAX_REASON_CHARS`].
+    #[serde(default)]
+    pub reason: String,
+    /// Tries made.
+    #[serde(default)]
+    pub attempts: Option<u32>,
+}
+
+fn stop_for(d: &Draft) -> Option<Answer> {
+    if d.is_deleted() {
+        return Some(Answer::stop("draft_deleted"));
+    }
+    match d.status {
+        DraftStatus::Failed => Some(Answer::stop("draft_failed")),
+        DraftStatus::Refused => Some(Answer::stop("draft_refused")),
+        _ => None,
+    }
+}
+
+fn unknown() -> Answer {
+    Answer::stop("unknown_job")
+}
+
+/// `start`: may attempt `attempt` run? Marks the draft running. Refused
+/// (409) for a deleted, ended or unknown draft, and for a remix whose source
+/// video is gone (the draft then ends `refused`, refunded).
+pub async fn start<S: Store>(
+    store: &S,
+    env: &dyn Env,
+    job_id: &str,
+    req: StartRequest,
+) -> Result<Answer, ApiError> {
+    if !is_ulid(job_id) {
+        return Ok(unknown());
+    }
+    // Rules that may refuse a job before it runs are re-checked here, since
+    // the world may have changed since it was queued.
+    let source_gone = match record::load(store, job_id).await? {
+        Some(Draft {
+            remix_of: Some(source),
+            ..
+        }) => store.get(&keys::video(&source)).await?.is_none(),
+        _ => false,
+    };
+    let now = env.now_ms();
+    let outcome = record::update(store, job_id, |d| {
+        if let Some(answer) = stop_for(d) {
+            return Ok(Change::Keep((answer, false)));
+        }
+        let mut next = d.clone();
+        next.updated_at_ms = now;
+        match d.status {
+            DraftStatus::Ready => Ok(Change::Keep((Answer::stop("draft_ready"), false))),
+            DraftStatus::Queued | DraftStatus::Running if source_gone => {
+                next.status = DraftStatus::Refused;
+                next.stage = None;
+                next.failure = Some(Failure {
+                    code: "remix_source_removed".into(),
+                    reason: "the video this remixes is no longer published".into(),
+                });
+                let refund = !d.quota_refunded;
+                next.quota_refunded = true;
+                Ok(Change::Write(
+                    Box::new(next),
+                    (Answer::stop("remix_source_removed"), refund),
+                ))
+            }
+            DraftStatus::Queued => {
+                next.status = DraftStatus::Running;
+                next.attempt = req.attempt.max(1);
+                next.progress = 0.0;
+                next.stage = Some("starting".into());
+                Ok(Change::Write(Box::new(next), (Answer::proceed(), false)))
+            }
+            DraftStatus::Running if req.attempt > d.attempt => {
+                // A new attempt after a crash starts over.
+                next.attempt = req.attempt;
+                next.progress = 0.0;
+                next.stage = Some("starting".into());
+                Ok(Change::Write(Box::new(next), (Answer::proceed(), false)))
+            }
+            _ => Ok(Change::Keep((Answer::proceed(), false))),
+        }
+    })
+    .await?;
+    settle(store, outcome).await
+}
+
+/// `progress`: how far along the job is. Ignored once ready; never moves
+/// backwards within an attempt.
+pub async fn progress<S: Store>(
+    store: &S,
+    env: &dyn Env,
+    job_id: &str,
+    req: ProgressRequest,
+) -> Result<Answer, ApiError> {
+    if !req.progress.is_finite() || !(0.0..=1.0).contains(&req.progress) {
+        return Err(ApiError::invalid_request("progress must be a number 0-1"));
+    }
+    if let Some(stage) = &req.stage {
+        let ok = (1..=32).contains(&stage.len())
+            && stage.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        if !ok {
+            return Err(ApiError::invalid_request(
+                "stage must be 1-32 characters of a-z and '_'",
+            ));
+        }
+    }
+    if !is_ulid(job_id) {
+        return Ok(unknown());
+    }
+    let now = env.now_ms();
+    let outcome = record::update(store, job_id, |d| {
+        if let Some(answer) = stop_for(d) {
+            return Ok(Change::Keep((answer, false)));
+        }
+        match d.status {
+            DraftStatus::Queued | DraftStatus::Running => {
+                let mut next = d.clone();
+                next.status = DraftStatus::Running;
+                next.progress = if d.status == DraftStatus::Running {
+                    d.progress.max(req.progress)
+                } else {
+                    req.progress
+                };
+                if req.stage.is_some() {
+                    next.stage = req.stage.clone();
+                }
+                if next.status == d.status && next.progress == d.progress && next.stage == d.stage {
+                    return Ok(Change::Keep((Answer::proceed(), false)));
+                }
+                next.updated_at_ms = now;
+                Ok(Change::Write(Box::new(next), (Answer::proceed(), false)))
+            }
+            // Late news of a finished job: nothing to do.
+            _ => Ok(Change::Keep((Answer::proceed(), false))),
+        }
+    })
+    .await?;
+    settle(store, outcome).await
+}
+
+/// `complete`: the media is uploaded; the draft becomes ready (once).
+pub async fn complete<S: Store>(
+    store: &S,
+    env: &dyn Env,
+    job_id: &str,
+    req: CompleteRequest,
+) -> Result<Answer, ApiError> {
+    if !is_ulid(job_id) {
+        return Ok(unknown());
+    }
+    let (video_key, thumbnail_key) = media_keys(job_id);
+    if req.video_key != video_key || req.thumbnail_key != thumbnail_key {
+        return Err(ApiError::invalid_request(format!(
+            "media must be at {video_key} and {thumbnail_key}"
+        )));
+    }
+    if !(1..=MAX_REPORTED_DURATION_MS).contains(&req.duration_ms)
+        || !(1..=MAX_SIDE).contains(&req.width)
+        || !(1..=MAX_SIDE).contains(&req.height)
+        || req.bytes == 0
+    {
+        return Err(ApiError::invalid_request(
+            "duration_ms, width, height and bytes must describe a real clip",
+        ));
+    }
+    let now = env.now_ms();
+    let outcome = record::update(store, job_id, |d| {
+        if let Some(answer) = stop_for(d) {
+            return Ok(Change::Keep((answer, false)));
+        }
+        match d.status {
+            DraftStatus::Queued | DraftStatus::Running => {
+                let mut next = d.clone();
+                next.status = DraftStatus::Ready;
+                next.progress = 1.0;
+                next.stage = None;
+                next.media = Some(DraftMedia {
+                    video_key: req.video_key.clone(),
+                    thumbnail_key: req.thumbnail_key.clone(),
+                    duration_ms: req.duration_ms,
+                    width: req.width,
+                    height: req.height,
+                    bytes: req.bytes,
+                });
+                next.updated_at_ms = now;
+                Ok(Change::Write(Box::new(next), (Answer::proceed(), false)))
+            }
+            // Complete twice is complete once.
+            _ => Ok(Change::Keep((Answer::proceed(), false))),
+        }
+    })
+    .await?;
+    settle(store, outcome).await
+}
+
+/// `fail`: the job ended without a video. The draft becomes failed and the
+/// quota is refunded, once; a deleted draft is refunded too.
+pub async fn fail<S: Store>(
+    store: &S,
+    env: &dyn Env,
+    job_id: &str,
+    req: FailRequest,
+) -> Result<Answer, ApiError> {
+    let ok_code = (1..=64).contains(&req.code.len())
+        && req
+            .code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !ok_code {
+        return Err(ApiError::invalid_request(
+            "code must be 1-64 characters of a-z, 0-9 and '_'",
+        ));
+    }
+    if !is_ulid(job_id) {
+        return Ok(unknown());
+    }
+    let reason = match req.reason.trim() {
+        "" => "the generation failed".to_owned(),
+        r => r.chars().take(MAX_REASON_CHARS).collect(),
+    };
+    let now = env.now_ms();
+    let outcome = record::update(store, job_id, |d| {
+        let mut next = d.clone();
+        next.updated_at_ms = now;
+        if d.is_deleted() {
+            if d.quota_refunded {
+                return Ok(Change::Keep((Answer::acknowledged(), false)));
+            }
+            next.quota_refunded = true;
+            return Ok(Change::Write(
+                Box::new(next),
+                (Answer::acknowledged(), true),
+            ));
+        }
+        match d.status {
+            DraftStatus::Queued | DraftStatus::Running => {
+                next.status = DraftStatus::Failed;
+                next.stage = None;
+                next.failure = Some(Failure {
+                    code: req.code.clone(),
+                    reason: reason.clone(),
+                });
+                next.quota_refunded = true;
+                Ok(Change::Write(
+                    Box::new(next),
+                    (Answer::acknowledged(), !d.quota_refunded),
+                ))
+            }
+            // The video exists; a stray failure report does not undo it.
+            DraftStatus::Ready => Ok(Change::Keep((Answer::stop("draft_ready"), false))),
+            DraftStatus::Failed | DraftStatus::Refused => {
+                Ok(Change::Keep((Answer::acknowledged(), false)))
+            }
+        }
+    })
+    .await?;
+    settle(store, outcome).await
+}
+
+/// Pays a refund the winning swap claimed, and turns "no record" into 409.
+async fn settle<S: Store>(
+    store: &S,
+    outcome: Option<(Draft, (Answer, bool))>,
+) -> Result<Answer, ApiError> {
+    let Some((draft, (answer, refund))) = outcome else {
+        return Ok(unknown());
+    };
+    if refund {
+        record::refund(store, &draft).await?;
+    }
+    Ok(answer)
+}

@@ -1,0 +1,165 @@
+//! Publishing a ready draft as a video, and the remix lineage.
+//!
+//! The video takes the draft's id and is created by compare-and-swap, so
+//! two publishes (a retry, a double tap) make one video. After it exists,
+//! the source's remix list gets the id (a unique append) and the draft
+//! records the video; a publish that stopped half-way is finished by the
+//! next one.
+
+use crate::accounts::User;
+use crate::env::Env;
+use crate::error::ApiError;
+use crate::keys;
+use crate::store::Store;
+use crate::studio::pages::{self, PagedList, Position};
+use crate::studio::record::{self, Change};
+use crate::studio::validate::{self, is_ulid};
+use crate::studio::{DraftStatus, PublishRequest, Video};
+
+/// Remixes per page when the caller names no limit.
+const DEFAULT_REMIX_PAGE: usize = 20;
+/// Most remixes per page.
+const MAX_REMIX_PAGE: usize = 50;
+
+/// The outcome of a publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The video.
+    pub video: Video,
+    /// `true` the first time (201), `false` when it was already published (200).
+    pub created: bool,
+}
+
+/// Publishes the caller's ready draft `draft_id` with a caption.
+///
+/// The draft is marked first (by compare-and-swap, so a concurrent delete
+/// or callback is seen), then the video is created; a publish that stopped
+/// between the two is finished by the next one.
+pub async fn publish<S: Store>(
+    store: &S,
+    env: &dyn Env,
+    user: &User,
+    draft_id: &str,
+    req: PublishRequest,
+) -> Result<Published, ApiError> {
+    let caption = validate::caption(req.caption.as_deref())?;
+    if !is_ulid(draft_id) {
+        return Err(not_found());
+    }
+    let now = env.now_ms();
+    let marked = record::update(store, draft_id, |d| {
+        if d.owner != user.id || d.is_deleted() {
+            return Err(not_found());
+        }
+        if d.video_id.is_some() {
+            return Ok(Change::Keep(()));
+        }
+        if d.status != DraftStatus::Ready || d.media.is_none() {
+            return Err(ApiError::conflict(
+                "draft_not_ready",
+                format!(
+                    "only a ready draft can be published; this one is {}",
+                    d.status.as_str()
+                ),
+            ));
+        }
+        let mut next = d.clone();
+        next.video_id = Some(d.id.clone());
+        next.updated_at_ms = now;
+        Ok(Change::Write(Box::new(next), ()))
+    })
+    .await?;
+    let Some((draft, ())) = marked else {
+        return Err(not_found());
+    };
+    let (video, created) = match load_video(store, &draft.id).await? {
+        Some(video) => (video, false),
+        None => {
+            let video = Video {
+                id: draft.id.clone(),
+                owner: user.id.clone(),
+                owner_handle: user.handle.clone(),
+                caption,
+                prompt: draft.prompt.clone(),
+                aspect: draft.aspect.clone(),
+                seed: draft.seed,
+                media: draft
+                    .media
+                    .clone()
+                    .ok_or_else(|| ApiError::internal("a published draft has no media"))?,
+                remix_of: draft.remix_of.clone(),
+                cameos: draft.cameos.clone(),
+                generated_at_ms: draft.created_at_ms,
+                published_at_ms: now,
+            };
+            let bytes = serde_json::to_vec(&video).expect("videos serialise");
+            if store
+                .compare_and_swap(&keys::video(&video.id), None, &bytes)
+                .await?
+            {
+                (video, true)
+            } else {
+                // A concurrent publish won; its video is the one.
+                let winner = load_video(store, &draft.id).await?;
+                (
+                    winner.ok_or_else(|| ApiError::internal("a video vanished"))?,
+                    false,
+                )
+            }
+        }
+    };
+    if let Some(source) = &video.remix_of {
+        pages::append(store, &PagedList::remixes(source), &video.id, true).await?;
+    }
+    Ok(Published { video, created })
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("no such draft")
+}
+
+async fn load_video<S: Store>(store: &S, id: &str) -> Result<Option<Video>, ApiError> {
+    match store.get(&keys::video(id)).await? {
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|_| ApiError::internal("a video record is unreadable")),
+        None => Ok(None),
+    }
+}
+
+/// A published video, visible to everyone.
+pub async fn get_video<S: Store>(store: &S, id: &str) -> Result<Video, ApiError> {
+    if !is_ulid(id) {
+        return Err(ApiError::not_found("no such video"));
+    }
+    load_video(store, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such video"))
+}
+
+/// One page of the ids of videos remixing a video, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemixList {
+    /// Video ids, newest first.
+    pub video_ids: Vec<String>,
+    /// Where to go on; `None` at the first remix.
+    pub next_cursor: Option<String>,
+}
+
+/// The remixes of video `id` (which must exist), newest first.
+pub async fn list_remixes<S: Store>(
+    store: &S,
+    id: &str,
+    cursor: Option<&str>,
+    limit: Option<usize>,
+) -> Result<RemixList, ApiError> {
+    get_video(store, id).await?;
+    let limit = limit.unwrap_or(DEFAULT_REMIX_PAGE).clamp(1, MAX_REMIX_PAGE);
+    let from = cursor.map(Position::decode).transpose()?;
+    let (video_ids, next) =
+        pages::read_newest_first(store, &PagedList::remixes(id), from, limit, 4).await?;
+    Ok(RemixList {
+        video_ids,
+        next_cursor: next.map(|p| p.encode()),
+    })
+}

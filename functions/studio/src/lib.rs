@@ -1,0 +1,312 @@
+//! The studio component: generation requests, drafts, publishing, and the
+//! worker's signed callbacks. A thin shell: parse the request, call
+//! `dreamreel_core::studio`, write the job to object storage, write the
+//! response.
+
+use dreamreel_core::accounts::{self, User};
+use dreamreel_core::jobs::job_key;
+use dreamreel_core::request::parse_json;
+use dreamreel_core::studio::callbacks::{self, Answer};
+use dreamreel_core::studio::{self, GenerationRequest, PublishRequest};
+use dreamreel_core::{ApiError, Env};
+use dreamreel_edge::http::{self, HttpResponse};
+use dreamreel_edge::s3::S3Config;
+use dreamreel_edge::{KvStore, RequestLog, SpinEnv, config};
+use serde_json::json;
+use spin_sdk::http::{HeaderValue, Method, Request};
+use spin_sdk::http_service;
+
+/// Routes the request and logs one line for it.
+#[http_service]
+async fn handle(req: Request) -> HttpResponse {
+    let path = req.uri().path().to_owned();
+    let log = RequestLog::new(&req, &path);
+    let response = match route(req, &path, &log).await {
+        Ok(response) => response,
+        Err(e) => {
+            let internal = path.starts_with("/internal/");
+            if e.status >= 500 {
+                log.log("error", "failed", json!({ "code": e.code }));
+            } else if internal {
+                log.log("warn", "callback_refused", json!({ "code": e.code }));
+            }
+            let mut resp = http::error(&e);
+            if internal {
+                // Callbacks are signed with HMAC headers, not bearer tokens.
+                resp.headers_mut().remove("www-authenticate");
+            }
+            resp
+        }
+    };
+    log.finish(response.status().as_u16());
+    response
+}
+
+/// What a path is, before its method is checked.
+enum Route<'a> {
+    Generations,
+    Drafts,
+    Draft(&'a str),
+    Publish(&'a str),
+    Callback(&'a str, &'a str),
+}
+
+impl Route<'_> {
+    fn allowed(&self) -> &'static [Method] {
+        match self {
+            Route::Draft(_) => &[Method::GET, Method::DELETE],
+            Route::Drafts => &[Method::GET],
+            Route::Generations | Route::Publish(_) | Route::Callback(..) => &[Method::POST],
+        }
+    }
+}
+
+fn parse_route(path: &str) -> Option<Route<'_>> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    Some(match segments.as_slice() {
+        ["v1", "generations"] => Route::Generations,
+        ["v1", "drafts"] => Route::Drafts,
+        ["v1", "drafts", id] => Route::Draft(id),
+        ["v1", "drafts", id, "publish"] => Route::Publish(id),
+        [
+            "internal",
+            "jobs",
+            id,
+            action @ ("start" | "progress" | "complete" | "fail"),
+        ] => Route::Callback(id, action),
+        _ => return None,
+    })
+}
+
+async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpResponse, ApiError> {
+    let Some(route) = parse_route(path) else {
+        return Err(ApiError::not_found(format!("no route for {path}")));
+    };
+    let allowed = route.allowed();
+    if !allowed.contains(req.method()) {
+        let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+        return Ok(http::method_not_allowed(
+            req.method().as_str(),
+            path,
+            &allow.join(", "),
+        ));
+    }
+    match route {
+        Route::Generations => generate(req, log).await,
+        Route::Drafts => list_drafts(req, log).await,
+        Route::Draft(id) if req.method() == Method::DELETE => delete_draft(req, id, log).await,
+        Route::Draft(id) => get_draft(req, id, log).await,
+        Route::Publish(id) => publish(req, id, log).await,
+        Route::Callback(id, action) => callback(req, path, id, action, log).await,
+    }
+}
+
+async fn open_store(log: &RequestLog) -> Result<KvStore, ApiError> {
+    Ok(KvStore::open_default(log).await?)
+}
+
+/// The signed-in member, or 401.
+async fn member(req: &Request, store: &KvStore, log: &RequestLog) -> Result<User, ApiError> {
+    let cfg = config::accounts(log).await?;
+    accounts::authenticate(store, &SpinEnv, &cfg, http::header(req, "authorization")).await
+}
+
+/// `POST /v1/generations`: check, charge, store the draft, write the job.
+async fn generate(req: Request, log: &RequestLog) -> Result<HttpResponse, ApiError> {
+    let store = open_store(log).await?;
+    let user = member(&req, &store, log).await?;
+    let idempotency_key = http::header(&req, "idempotency-key").map(str::to_owned);
+    let body: GenerationRequest = parse_json(&http::read_body(req).await?)?;
+    let (cfg, s3) = (
+        config::studio(log).await?,
+        S3Config::from_variables(log).await?,
+    );
+    let accepted = studio::create_generation(
+        &store,
+        &SpinEnv,
+        &cfg,
+        &user,
+        log.request_id(),
+        idempotency_key.as_deref(),
+        body,
+    )
+    .await?;
+    let draft = &accepted.draft;
+    if let Some(job) = &accepted.job {
+        let spec = serde_json::to_vec(job).expect("job specs serialise");
+        let written = s3
+            .put_object(
+                &job_key(&job.job_id),
+                "application/json",
+                spec,
+                SpinEnv.now_ms() / 1000,
+            )
+            .await;
+        if let Err(detail) = written {
+            log.log(
+                "error",
+                "job_write_failed",
+                json!({ "draft_id": draft.id, "detail": detail, "replayed": accepted.replayed }),
+            );
+            // A replay's draft belongs to the first request, which may yet succeed.
+            if !accepted.replayed
+                && let Err(e) = studio::abandon_generation(&store, draft).await
+            {
+                log.log(
+                    "error",
+                    "rollback_failed",
+                    json!({ "draft_id": draft.id, "code": e.code }),
+                );
+            }
+            return Err(ApiError::unavailable(
+                "generation_unavailable",
+                "the generation could not be queued and nothing was charged; try again",
+            ));
+        }
+    }
+    log.log(
+        "info",
+        "generation_accepted",
+        json!({
+            "draft_id": draft.id,
+            "user_id": user.id,
+            "replayed": accepted.replayed,
+            "duration_ms": draft.duration_ms,
+            "aspect": draft.aspect,
+        }),
+    );
+    let view = draft.view(&s3.media_signer(SpinEnv.now_ms()))?;
+    let mut resp = http::json(202, &view);
+    let headers = resp.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/drafts/{}", draft.id)) {
+        headers.insert("location", location);
+    }
+    if accepted.replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(resp)
+}
+
+/// The value of query parameter `name` (cursors and limits need no decoding).
+fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.uri()
+        .query()?
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// `GET /v1/drafts`: the caller's drafts, newest first.
+async fn list_drafts(req: Request, log: &RequestLog) -> Result<HttpResponse, ApiError> {
+    let store = open_store(log).await?;
+    let user = member(&req, &store, log).await?;
+    let list = studio::list_drafts(
+        &store,
+        &user.id,
+        query_param(&req, "cursor"),
+        query_param(&req, "limit"),
+    )
+    .await?;
+    let s3 = S3Config::from_variables(log).await?;
+    let signer = s3.media_signer(SpinEnv.now_ms());
+    let drafts = list
+        .drafts
+        .iter()
+        .map(|d| d.view(&signer))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(http::json(
+        200,
+        &json!({ "drafts": drafts, "next_cursor": list.next_cursor }),
+    ))
+}
+
+/// `GET /v1/drafts/{id}`.
+async fn get_draft(req: Request, id: &str, log: &RequestLog) -> Result<HttpResponse, ApiError> {
+    let store = open_store(log).await?;
+    let user = member(&req, &store, log).await?;
+    let draft = studio::get_draft(&store, &user.id, id).await?;
+    let s3 = S3Config::from_variables(log).await?;
+    Ok(http::json(
+        200,
+        &draft.view(&s3.media_signer(SpinEnv.now_ms()))?,
+    ))
+}
+
+/// `DELETE /v1/drafts/{id}`.
+async fn delete_draft(req: Request, id: &str, log: &RequestLog) -> Result<HttpResponse, ApiError> {
+    let store = open_store(log).await?;
+    let user = member(&req, &store, log).await?;
+    studio::delete_draft(&store, &SpinEnv, &user.id, id).await?;
+    log.log("info", "draft_deleted", json!({ "draft_id": id }));
+    Ok(http::empty(204))
+}
+
+/// `POST /v1/drafts/{id}/publish`: 201 the first time, 200 after.
+async fn publish(req: Request, id: &str, log: &RequestLog) -> Result<HttpResponse, ApiError> {
+    let store = open_store(log).await?;
+    let user = member(&req, &store, log).await?;
+    let raw = http::read_body(req).await?;
+    // An empty body means "no caption".
+    let body: PublishRequest = if raw.iter().all(u8::is_ascii_whitespace) {
+        PublishRequest::default()
+    } else {
+        parse_json(&raw)?
+    };
+    let s3 = S3Config::from_variables(log).await?;
+    let published = studio::publish(&store, &SpinEnv, &user, id, body).await?;
+    if published.created {
+        log.log(
+            "info",
+            "video_published",
+            json!({ "video_id": published.video.id, "remix_of": published.video.remix_of }),
+        );
+    }
+    let view = published.video.view(&s3.media_signer(SpinEnv.now_ms()))?;
+    Ok(http::json(if published.created { 201 } else { 200 }, &view))
+}
+
+/// `POST /internal/jobs/{id}/{action}`: a signed call from the worker.
+async fn callback(
+    req: Request,
+    path: &str,
+    id: &str,
+    action: &str,
+    log: &RequestLog,
+) -> Result<HttpResponse, ApiError> {
+    let (timestamp, nonce, signature) = http::callback_headers(&req);
+    let body = http::read_body(req).await?;
+    let key = config::callback_key(log).await?;
+    let store = open_store(log).await?;
+    callbacks::authenticate(
+        &store,
+        &SpinEnv,
+        &key,
+        "POST",
+        path,
+        &body,
+        (timestamp.as_deref(), nonce.as_deref(), signature.as_deref()),
+    )
+    .await?;
+    let answer: Answer = match action {
+        "start" => callbacks::start(&store, &SpinEnv, id, parse_json(&body)?).await?,
+        "progress" => callbacks::progress(&store, &SpinEnv, id, parse_json(&body)?).await?,
+        "complete" => callbacks::complete(&store, &SpinEnv, id, parse_json(&body)?).await?,
+        _ => callbacks::fail(&store, &SpinEnv, id, parse_json(&body)?).await?,
+    };
+    // Progress is chatty; log it only when it changes the job's course.
+    if action != "progress" || answer.status != 200 {
+        log.log(
+            "info",
+            "callback",
+            json!({
+                "job_id": id,
+                "action": action,
+                "status": answer.status,
+                "proceed": answer.decision.proceed,
+                "reason": answer.decision.reason,
+            }),
+        );
+    }
+    Ok(http::json(answer.status, &answer.decision))
+}

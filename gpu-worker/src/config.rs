@@ -1,0 +1,232 @@
+//! Worker configuration, from code (the local stack) or `DREAMREEL_*`
+//! environment variables (the Lambda binary).
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::callback::RetryPolicy;
+
+/// Default attempts before a job is given up and reported failed.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+/// Default lease: renewed every third of it while the job runs, so it only
+/// bounds how long a crashed worker's job waits before a retry may take it.
+pub const DEFAULT_LEASE_MS: u64 = 60_000;
+/// Default spacing of progress callbacks (at most two a second).
+pub const DEFAULT_PROGRESS_INTERVAL_MS: u64 = 500;
+
+/// What a [`crate::Worker`] needs to know.
+#[derive(Clone)]
+pub struct WorkerConfig {
+    /// Bucket holding `jobs/` and `media/`; events from other buckets are skipped.
+    pub bucket: String,
+    /// The edge's base URL, e.g. `http://127.0.0.1:3000`.
+    pub edge_base_url: String,
+    /// The shared `callback_key` secret (its UTF-8 bytes, as the edge uses it).
+    pub callback_key: Vec<u8>,
+    /// Attempts before a failing job ends as failed (and the user's quota is refunded).
+    pub max_attempts: u32,
+    /// Lease length in milliseconds (renewed while the job runs).
+    pub lease_ms: u64,
+    /// This worker's name in the ledger (a lease token adds a random suffix).
+    pub worker_id: String,
+    /// Model backend name (see [`crate::backends::NAMES`]).
+    pub model: String,
+    /// Retries of transient callback failures.
+    pub callback_retry: RetryPolicy,
+    /// Least time between two progress callbacks.
+    pub progress_interval: Duration,
+}
+
+impl std::fmt::Debug for WorkerConfig {
+    // The callback key is a secret: never in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerConfig")
+            .field("bucket", &self.bucket)
+            .field("edge_base_url", &self.edge_base_url)
+            .field("max_attempts", &self.max_attempts)
+            .field("lease_ms", &self.lease_ms)
+            .field("worker_id", &self.worker_id)
+            .field("model", &self.model)
+            .field("callback_retry", &self.callback_retry)
+            .field("progress_interval", &self.progress_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the worker cannot be configured.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// A required environment variable is unset or empty.
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    /// A variable is set to something unusable.
+    #[error("environment variable {name} is invalid: {detail}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// No backend has that name.
+    #[error("unknown model backend {0:?} (known: {known})", known = crate::backends::NAMES.join(", "))]
+    UnknownModel(String),
+    /// The edge URL cannot be used.
+    #[error(transparent)]
+    Edge(#[from] crate::callback::CallbackError),
+    /// The job ledger could not be opened.
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+}
+
+impl WorkerConfig {
+    /// Defaults for everything but the bucket, the edge and the key:
+    /// 3 attempts, 60 s leases, the `local` model, a random worker id.
+    pub fn new(bucket: &str, edge_base_url: &str, callback_key: &[u8]) -> Self {
+        WorkerConfig {
+            bucket: bucket.to_owned(),
+            edge_base_url: edge_base_url.to_owned(),
+            callback_key: callback_key.to_vec(),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            lease_ms: DEFAULT_LEASE_MS,
+            worker_id: format!("worker-{}", crate::random_hex(4)),
+            model: crate::backends::local::LocalModel::NAME.to_owned(),
+            callback_retry: RetryPolicy::default(),
+            progress_interval: Duration::from_millis(DEFAULT_PROGRESS_INTERVAL_MS),
+        }
+    }
+
+    /// Reads `DREAMREEL_BUCKET`, `DREAMREEL_EDGE_URL`, `DREAMREEL_CALLBACK_KEY`
+    /// (required; the key at least 32 bytes) and the optional
+    /// `DREAMREEL_MAX_ATTEMPTS`, `DREAMREEL_LEASE_MS`, `DREAMREEL_WORKER_ID`
+    /// (default: Lambda's log stream name, else random), `DREAMREEL_MODEL`,
+    /// `DREAMREEL_PROGRESS_INTERVAL_MS`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`WorkerConfig::from_env`] over any variable source (tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let need = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let key = need("DREAMREEL_CALLBACK_KEY")?;
+        if key.len() < 32 {
+            return Err(ConfigError::Invalid {
+                name: "DREAMREEL_CALLBACK_KEY",
+                detail: "must be at least 32 bytes".into(),
+            });
+        }
+        let mut config = WorkerConfig::new(
+            &need("DREAMREEL_BUCKET")?,
+            &need("DREAMREEL_EDGE_URL")?,
+            key.as_bytes(),
+        );
+        if let Some(n) = number(&get, "DREAMREEL_MAX_ATTEMPTS")? {
+            config.max_attempts =
+                u32::try_from(n)
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name: "DREAMREEL_MAX_ATTEMPTS",
+                        detail: "must be 1 or more".into(),
+                    })?;
+        }
+        if let Some(ms) = number(&get, "DREAMREEL_LEASE_MS")? {
+            if ms < 1_000 {
+                return Err(ConfigError::Invalid {
+                    name: "DREAMREEL_LEASE_MS",
+                    detail: "must be at least 1000".into(),
+                });
+            }
+            config.lease_ms = ms;
+        }
+        if let Some(ms) = number(&get, "DREAMREEL_PROGRESS_INTERVAL_MS")? {
+            config.progress_interval = Duration::from_millis(ms);
+        }
+        if let Some(id) = get("DREAMREEL_WORKER_ID").or_else(|| get("AWS_LAMBDA_LOG_STREAM_NAME")) {
+            config.worker_id = id;
+        }
+        if let Some(model) = get("DREAMREEL_MODEL") {
+            config.model = model;
+        }
+        Ok(config)
+    }
+}
+
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<u64>, ConfigError> {
+    get(name)
+        .map(|v| {
+            v.trim().parse::<u64>().map_err(|e| ConfigError::Invalid {
+                name,
+                detail: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| vars.get(name).cloned()
+    }
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn env_config_has_defaults_and_overrides() {
+        let base = [
+            ("DREAMREEL_BUCKET", "media"),
+            ("DREAMREEL_EDGE_URL", "http://127.0.0.1:3000"),
+            ("DREAMREEL_CALLBACK_KEY", KEY),
+        ];
+        let c = WorkerConfig::from_lookup(lookup(&base)).unwrap();
+        assert_eq!((c.max_attempts, c.lease_ms), (3, 60_000));
+        assert_eq!(c.model, "local");
+        assert_eq!(c.callback_key, KEY.as_bytes());
+        assert!(!format!("{c:?}").contains(KEY));
+
+        let mut vars = base.to_vec();
+        vars.extend([
+            ("DREAMREEL_MAX_ATTEMPTS", "5"),
+            ("DREAMREEL_LEASE_MS", "30000"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "2024/11/01/[$LATEST]abc"),
+        ]);
+        let c = WorkerConfig::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!((c.max_attempts, c.lease_ms), (5, 30_000));
+        assert_eq!(c.worker_id, "2024/11/01/[$LATEST]abc");
+    }
+
+    #[test]
+    fn bad_env_config_is_refused() {
+        let short_key = [
+            ("DREAMREEL_BUCKET", "media"),
+            ("DREAMREEL_EDGE_URL", "http://e"),
+            ("DREAMREEL_CALLBACK_KEY", "short"),
+        ];
+        assert!(matches!(
+            WorkerConfig::from_lookup(lookup(&short_key)),
+            Err(ConfigError::Invalid { .. })
+        ));
+        assert!(matches!(
+            WorkerConfig::from_lookup(lookup(&[])),
+            Err(ConfigError::Missing("DREAMREEL_CALLBACK_KEY"))
+        ));
+        let zero = [
+            ("DREAMREEL_BUCKET", "media"),
+            ("DREAMREEL_EDGE_URL", "http://e"),
+            ("DREAMREEL_CALLBACK_KEY", KEY),
+            ("DREAMREEL_MAX_ATTEMPTS", "0"),
+        ];
+        assert!(WorkerConfig::from_lookup(lookup(&zero)).is_err());
+    }
+}

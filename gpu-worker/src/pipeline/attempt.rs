@@ -1,0 +1,350 @@
+//! One leased attempt: spec → start → render (throttled progress, lease
+//! heartbeat) → upload → complete. Every early exit is a [`Stop`] saying
+//! what the job shell should do about it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dreamreel_core::jobs::{JobSpec, job_key, media_keys};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::Worker;
+use crate::callback::{CallbackStage, Completion, Decision, EdgeClient};
+use crate::log::JobLog;
+use crate::model::Progress;
+use crate::progress::{ProgressMap, UPLOAD_START};
+use crate::render::{RenderError, RenderedClip, render_clip};
+use crate::spec::{Aspect, GenerationSpec};
+use crate::storage::{MAX_SPEC_BYTES, StorageError};
+
+/// Why an attempt stopped short of a completed job.
+pub(super) enum Stop {
+    /// Worth another attempt.
+    Retry(String),
+    /// Will never work; `report` when the spec names the job, so the edge may be told.
+    Invalid { reason: String, report: bool },
+    /// The edge said stop.
+    Refused(String),
+    /// Someone else holds the lease now.
+    LeaseLost,
+}
+
+/// One leased attempt at a job.
+pub(super) struct Attempt<'a> {
+    pub(super) job_id: &'a str,
+    pub(super) holder: String,
+    pub(super) number: u32,
+    pub(super) log: JobLog,
+}
+
+impl Attempt<'_> {
+    pub(super) fn request_id(&self) -> Option<&str> {
+        self.log.request_id()
+    }
+}
+
+impl Worker {
+    /// The happy path; every early return says why it stopped.
+    pub(super) async fn attempt(&self, attempt: &mut Attempt<'_>) -> Result<Completion, Stop> {
+        let job_id = attempt.job_id;
+        let spec = self.fetch_spec(job_id).await?;
+        attempt.log.set_request_id(&spec.request_id);
+        attempt.log.info(
+            "spec read",
+            json!({"owner": spec.owner, "duration_ms": spec.duration_ms, "aspect": spec.aspect}),
+        );
+        let generation = generation_spec(&spec)?;
+
+        match self
+            .edge
+            .start(job_id, attempt.number, attempt.request_id())
+            .await
+        {
+            Ok(Decision::Proceed) => {}
+            Ok(Decision::Refuse { reason }) => return Err(Stop::Refused(reason)),
+            Err(e) => return Err(Stop::Retry(e.to_string())),
+        }
+
+        let started = Instant::now();
+        let clip = self.render(attempt, generation).await?;
+        attempt.log.info(
+            "clip rendered",
+            json!({
+                "frames": clip.frames,
+                "bytes": clip.mp4.len(),
+                "render_ms": started.elapsed().as_millis() as u64,
+                "generate_ms": clip.timings.generate.as_millis() as u64,
+                "video_encode_ms": clip.timings.video_encode.as_millis() as u64,
+            }),
+        );
+
+        self.keep_lease(attempt).await?;
+        match self
+            .edge
+            .progress(
+                job_id,
+                UPLOAD_START,
+                CallbackStage::Uploading,
+                attempt.request_id(),
+            )
+            .await
+        {
+            Ok(Decision::Refuse { reason }) => return Err(Stop::Refused(reason)),
+            Ok(Decision::Proceed) => {}
+            // Progress is advisory; the upload does not wait on it.
+            Err(e) => attempt
+                .log
+                .warn("progress callback failed", json!({"error": e.to_string()})),
+        }
+        let completion = self.upload(job_id, clip).await?;
+        attempt.log.info(
+            "media uploaded",
+            json!({"video_key": completion.video_key, "bytes": completion.bytes}),
+        );
+
+        self.keep_lease(attempt).await?;
+        match self
+            .edge
+            .complete(job_id, &completion, attempt.request_id())
+            .await
+        {
+            Ok(Decision::Proceed) => Ok(completion),
+            Ok(Decision::Refuse { reason }) => Err(Stop::Refused(reason)),
+            Err(e) => Err(Stop::Retry(e.to_string())),
+        }
+    }
+
+    /// Reads and checks `jobs/{id}.json`.
+    async fn fetch_spec(&self, job_id: &str) -> Result<JobSpec, Stop> {
+        let key = job_key(job_id);
+        let bytes = match self.storage.get(&key, MAX_SPEC_BYTES).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                return Err(Stop::Invalid {
+                    reason: format!("no job spec at {key}"),
+                    report: false,
+                });
+            }
+            Err(e @ StorageError::TooLarge { .. }) => {
+                return Err(Stop::Invalid {
+                    reason: e.to_string(),
+                    report: false,
+                });
+            }
+            Err(e) => return Err(Stop::Retry(e.to_string())),
+        };
+        match serde_json::from_slice::<JobSpec>(&bytes) {
+            Ok(spec) if spec.job_id == job_id => Ok(spec),
+            // A spec under one id naming another must not touch either job.
+            Ok(spec) => Err(Stop::Invalid {
+                reason: format!("the spec at {key} names job {:?}", spec.job_id),
+                report: false,
+            }),
+            Err(e) => {
+                let names_job = serde_json::from_slice::<Value>(&bytes)
+                    .ok()
+                    .is_some_and(|v| v.get("job_id").and_then(Value::as_str) == Some(job_id));
+                Err(Stop::Invalid {
+                    reason: format!("malformed job spec: {e}"),
+                    report: names_job,
+                })
+            }
+        }
+    }
+
+    /// Renders on the blocking pool while this task posts throttled
+    /// progress and keeps the lease alive.
+    async fn render(
+        &self,
+        attempt: &Attempt<'_>,
+        spec: GenerationSpec,
+    ) -> Result<RenderedClip, Stop> {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let refused = Arc::new(Mutex::new(None::<String>));
+        let (tx, rx) = watch::channel(None);
+        let progress = tokio::spawn(progress_loop(
+            self.edge.clone(),
+            attempt.job_id.to_owned(),
+            attempt.log.clone(),
+            rx,
+            self.config.progress_interval,
+            cancel.clone(),
+            refused.clone(),
+        ));
+        let mut render = tokio::task::spawn_blocking({
+            let (model, cancel) = (self.model.clone(), cancel.clone());
+            move || {
+                let map = Mutex::new(ProgressMap::new());
+                let report = |p: Progress| {
+                    let value = map.lock().unwrap_or_else(|e| e.into_inner()).update(p);
+                    tx.send_replace(Some(value));
+                };
+                render_clip(&*model, &spec, &report, &cancel)
+            }
+        });
+
+        let period = Duration::from_millis((self.config.lease_ms / 3).max(50));
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut lost = false;
+        let joined = loop {
+            tokio::select! {
+                joined = &mut render => break joined,
+                _ = heartbeat.tick(), if !lost => {
+                    match self.renew(attempt).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            lost = true;
+                            cancel.store(true, Ordering::Relaxed);
+                        }
+                        // Keep going: the lease is checked again before upload.
+                        Err(e) => attempt.log.warn("lease renewal failed", json!({"error": e})),
+                    }
+                }
+            }
+        };
+        // The last progress post lands before anything later is sent.
+        let _ = progress.await;
+        if lost {
+            return Err(Stop::LeaseLost);
+        }
+        if let Some(reason) = refused.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            return Err(Stop::Refused(reason));
+        }
+        match joined {
+            Ok(Ok(clip)) => Ok(clip),
+            Ok(Err(RenderError::InvalidSpec(e))) => Err(Stop::Invalid {
+                reason: e.to_string(),
+                report: true,
+            }),
+            Ok(Err(e)) => Err(Stop::Retry(e.to_string())),
+            Err(e) => Err(Stop::Retry(format!("the render task died: {e}"))),
+        }
+    }
+
+    async fn renew(&self, attempt: &Attempt<'_>) -> Result<bool, String> {
+        self.ledger
+            .renew(
+                attempt.job_id,
+                &attempt.holder,
+                crate::now_ms(),
+                self.config.lease_ms,
+            )
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Renews the lease before a step with outside effects.
+    async fn keep_lease(&self, attempt: &Attempt<'_>) -> Result<(), Stop> {
+        match self.renew(attempt).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Stop::LeaseLost),
+            Err(e) => Err(Stop::Retry(e)),
+        }
+    }
+
+    async fn upload(&self, job_id: &str, clip: RenderedClip) -> Result<Completion, Stop> {
+        let (video_key, thumbnail_key) = media_keys(job_id);
+        let bytes = clip.mp4.len() as u64;
+        let retry = |e: StorageError| Stop::Retry(e.to_string());
+        self.storage
+            .put(&video_key, clip.mp4, "video/mp4")
+            .await
+            .map_err(retry)?;
+        self.storage
+            .put(&thumbnail_key, clip.thumbnail, "image/jpeg")
+            .await
+            .map_err(retry)?;
+        Ok(Completion {
+            video_key,
+            thumbnail_key,
+            duration_ms: clip.duration_ms,
+            width: clip.width,
+            height: clip.height,
+            bytes,
+        })
+    }
+}
+
+/// The model's spec from the edge's.
+fn generation_spec(spec: &JobSpec) -> Result<GenerationSpec, Stop> {
+    let aspect = Aspect::parse(&spec.aspect).ok_or_else(|| Stop::Invalid {
+        reason: format!("unknown aspect {:?}", spec.aspect),
+        report: true,
+    })?;
+    let generation = GenerationSpec::new(spec.prompt.clone(), spec.duration_ms, aspect, spec.seed);
+    generation.validate().map_err(|e| Stop::Invalid {
+        reason: e.to_string(),
+        report: true,
+    })?;
+    Ok(generation)
+}
+
+/// Posts the latest progress at most once per `interval` until the render
+/// ends. A 409 answer stops the job (the edge no longer wants it).
+async fn progress_loop(
+    edge: EdgeClient,
+    job_id: String,
+    log: JobLog,
+    mut rx: watch::Receiver<Option<(CallbackStage, f32)>>,
+    interval: Duration,
+    cancel: Arc<AtomicBool>,
+    refused: Arc<Mutex<Option<String>>>,
+) {
+    let mut last_sent: Option<Instant> = None;
+    while rx.changed().await.is_ok() {
+        if let Some(wait) = last_sent.map(|t| interval.saturating_sub(t.elapsed())) {
+            tokio::time::sleep(wait).await;
+        }
+        // The render finished meanwhile: the pipeline posts the next stage itself.
+        if rx.has_changed().is_err() {
+            return;
+        }
+        let Some((stage, value)) = *rx.borrow_and_update() else {
+            continue;
+        };
+        match edge.progress(&job_id, value, stage, log.request_id()).await {
+            Ok(Decision::Proceed) => {}
+            Ok(Decision::Refuse { reason }) => {
+                *refused.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+                cancel.store(true, Ordering::Relaxed);
+                return;
+            }
+            Err(e) => log.warn("progress callback failed", json!({"error": e.to_string()})),
+        }
+        last_sent = Some(Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_specs_map_to_generation_specs() {
+        let mut spec = JobSpec {
+            job_id: "01JD0000000000000000000000".into(),
+            owner: "u".into(),
+            prompt: "a lighthouse in a storm".into(),
+            duration_ms: 10_000,
+            aspect: "9:16".into(),
+            seed: 3,
+            remix_of: None,
+            cameos: Vec::new(),
+            request_id: "r".into(),
+            created_at: "2024-11-01T12:00:00Z".into(),
+        };
+        let g = generation_spec(&spec).ok().unwrap();
+        assert_eq!(
+            (g.width, g.height, g.fps, g.frame_count()),
+            (720, 1280, 24, 240)
+        );
+        spec.aspect = "4:3".into();
+        assert!(matches!(
+            generation_spec(&spec),
+            Err(Stop::Invalid { report: true, .. })
+        ));
+    }
+}
