@@ -8,7 +8,7 @@
 //! | `invite:{code}`     | JSON [`crate::accounts::invites::Invite`]; `code` is normalised (upper case, no separators) |
 //! | `health:probe`      | never written; the health check reads it to prove the store answers |
 //! | `draft:{draft_id}`  | JSON [`crate::studio::Draft`]; a deleted draft stays as a tombstone (`deleted_at_ms`, prompt erased) so late worker callbacks are refused |
-//! | `drafts:{user_id}:{n}` | page `n` (0, 1, ...) of the maker's draft ids: a JSON array, oldest first, at most [`crate::studio::pages::PAGE_CAPACITY`] entries, appended by compare-and-swap; a deleted draft's entry is blanked (`""`) in place |
+//! | `drafts:{user_id}:{n}` | page `n` (0, 1, ...) of the maker's draft ids: a JSON array, oldest first, at most [`crate::pages::PAGE_CAPACITY`] entries, appended by compare-and-swap; a deleted draft's entry is blanked (`""`) in place |
 //! | `drafts:{user_id}:head` | decimal number of the newest draft page (a hint: readers probe past it) |
 //! | `video:{video_id}`  | JSON [`crate::studio::Video`]; the id is the draft's; created by compare-and-swap, so publishing twice makes one video |
 //! | `remixes:{video_id}:{n}` | page `n` of the ids of published videos that remix this one (same layout as the draft pages) |

@@ -11,6 +11,7 @@ pub mod error;
 pub mod ids;
 pub mod jobs;
 pub mod keys;
+pub mod pages;
 pub mod request;
 pub mod store;
 pub mod studio;

@@ -3,8 +3,8 @@
 
 use crate::env::Env;
 use crate::error::ApiError;
+use crate::pages::{self, PagedList, Position};
 use crate::store::Store;
-use crate::studio::pages::{self, PagedList, Position};
 use crate::studio::record::{self, Change};
 use crate::studio::validate::is_ulid;
 use crate::studio::{Draft, DraftStatus};

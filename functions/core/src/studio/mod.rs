@@ -24,7 +24,6 @@ pub mod config;
 mod drafts;
 mod generate;
 mod model;
-pub mod pages;
 mod publish;
 mod record;
 pub mod validate;
@@ -35,7 +34,7 @@ pub use drafts::{DraftList, delete_draft, get_draft, list_drafts};
 pub use generate::{Accepted, abandon_generation, create_generation};
 pub use model::{
     Draft, DraftMedia, DraftStatus, DraftView, Failure, GenerationRequest, IdempotencyRecord,
-    MediaSigner, MediaView, PublishRequest, Video, VideoView,
+    MediaSigner, MediaView, PublishRequest, Removal, Video, VideoView,
 };
 pub use publish::{Published, RemixList, get_video, list_remixes, publish};
 

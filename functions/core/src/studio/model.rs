@@ -315,9 +315,28 @@ pub struct Video {
     pub generated_at_ms: u64,
     /// Unix ms of publishing.
     pub published_at_ms: u64,
+    /// Set once the video is deleted by its maker or taken down; a removed
+    /// video stays as a tombstone so likes, comments and feeds can refuse it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<Removal>,
+}
+
+/// Why and when a video stopped being visible.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removal {
+    /// Unix ms of the removal.
+    pub at_ms: u64,
+    /// `deleted` (by its maker), `taken_down` (safety or a cameo owner) or
+    /// `account_deleted`.
+    pub reason: String,
 }
 
 impl Video {
+    /// Whether anyone but its maker may still see it.
+    pub fn is_live(&self) -> bool {
+        self.removed.is_none()
+    }
+
     /// What anyone may see; media links come from `signer`.
     pub fn view(&self, signer: &dyn MediaSigner) -> Result<VideoView, ApiError> {
         Ok(VideoView {

@@ -10,8 +10,8 @@ use crate::accounts::User;
 use crate::env::Env;
 use crate::error::ApiError;
 use crate::keys;
+use crate::pages::{self, PagedList, Position};
 use crate::store::Store;
-use crate::studio::pages::{self, PagedList, Position};
 use crate::studio::record::{self, Change};
 use crate::studio::validate::{self, is_ulid};
 use crate::studio::{DraftStatus, PublishRequest, Video};
@@ -91,6 +91,7 @@ pub async fn publish<S: Store>(
                 cameos: draft.cameos.clone(),
                 generated_at_ms: draft.created_at_ms,
                 published_at_ms: now,
+                removed: None,
             };
             let bytes = serde_json::to_vec(&video).expect("videos serialise");
             if store
@@ -127,13 +128,14 @@ async fn load_video<S: Store>(store: &S, id: &str) -> Result<Option<Video>, ApiE
     }
 }
 
-/// A published video, visible to everyone.
+/// A live video; 404 for unknown, malformed, deleted or taken-down ids.
 pub async fn get_video<S: Store>(store: &S, id: &str) -> Result<Video, ApiError> {
     if !is_ulid(id) {
         return Err(ApiError::not_found("no such video"));
     }
     load_video(store, id)
         .await?
+        .filter(Video::is_live)
         .ok_or_else(|| ApiError::not_found("no such video"))
 }
 

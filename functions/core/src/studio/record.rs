@@ -2,9 +2,9 @@
 
 use crate::error::ApiError;
 use crate::keys;
+use crate::pages::{MAX_CAS_TRIES, busy};
 use crate::store::Store;
 use crate::studio::Draft;
-use crate::studio::pages::{MAX_CAS_TRIES, busy};
 
 /// What an update decided, with a value for the caller.
 pub(crate) enum Change<T> {

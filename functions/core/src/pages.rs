@@ -30,6 +30,12 @@ pub struct PagedList<'a> {
 }
 
 impl<'a> PagedList<'a> {
+    /// A list owned by `owner` whose head and page keys come from `head` and
+    /// `page` (functions of [`crate::keys`]).
+    pub fn new(owner: &'a str, head: fn(&str) -> String, page: fn(&str, u64) -> String) -> Self {
+        Self { owner, head, page }
+    }
+
     /// A member's drafts.
     pub fn drafts(user_id: &'a str) -> Self {
         Self {
