@@ -11,7 +11,8 @@ fn app() -> TestApp {
 }
 
 fn signup(app: &TestApp, code: &str, handle: &str, password: &str) -> Reply {
-    let body = json!({ "invite_code": code, "handle": handle, "password": password });
+    let mut body = dreamreel_e2e::sign_up_body(code, handle);
+    body["password"] = json!(password);
     app.api("POST", "/v1/auth/signup", None, Some(&body.to_string()))
 }
 

@@ -11,7 +11,7 @@ use dreamreel_e2e::TestApp;
 use serde_json::{Value, json};
 
 fn signed_up(app: &TestApp) -> String {
-    let body = json!({ "invite_code": "GEN-00001", "handle": "maker", "password": "correct horse battery" });
+    let body = dreamreel_e2e::sign_up_body("GEN-00001", "maker");
     let reply = app.api("POST", "/v1/auth/signup", None, Some(&body.to_string()));
     assert_eq!(reply.status, 201, "{}", reply.json());
     reply.json()["token"].as_str().unwrap().to_owned()

@@ -81,8 +81,7 @@ fn studio(extra: &[(&str, &str)]) -> Studio {
 
 impl Studio {
     fn sign_up(&self, code: &str, handle: &str) -> String {
-        let body =
-            json!({ "invite_code": code, "handle": handle, "password": "correct horse battery" });
+        let body = dreamreel_e2e::sign_up_body(code, handle);
         let reply = self
             .app
             .api("POST", "/v1/auth/signup", None, Some(&body.to_string()));

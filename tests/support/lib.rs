@@ -126,6 +126,24 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
+    /// Signs up a new member called `handle` with an operator-minted invite
+    /// and the standard test password; returns their session token. Every
+    /// test that needs "some member" goes through here, so sign-up's required
+    /// fields live in one place.
+    pub fn member(&self, handle: &str) -> String {
+        let code = self
+            .block_on(dreamreel_local::admin::mint_invites(&self.config, 1))
+            .unwrap_or_else(|e| panic!("mint an invite: {e:#}"))
+            .remove(0);
+        let body = sign_up_body(&code, handle);
+        let reply = self.api("POST", "/v1/auth/signup", None, Some(&body.to_string()));
+        assert_eq!(reply.status, 201, "sign up {handle}: {}", reply.json());
+        reply.json()["token"]
+            .as_str()
+            .expect("sign-up answers a token")
+            .to_owned()
+    }
+
     /// Like [`TestApp::call`], and the response must match docs/openapi.json.
     pub fn api(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Reply {
         let reply = self.call(method, path, token, body);
@@ -133,6 +151,14 @@ impl TestApp {
         reply
     }
 }
+
+/// The JSON body of a valid sign-up with `code` for `handle`.
+pub fn sign_up_body(code: &str, handle: &str) -> serde_json::Value {
+    serde_json::json!({ "invite_code": code, "handle": handle, "password": TEST_PASSWORD })
+}
+
+/// The password every test member signs up with.
+pub const TEST_PASSWORD: &str = "correct horse battery";
 
 impl Drop for TestApp {
     fn drop(&mut self) {
