@@ -16,6 +16,12 @@
 //! | `gen_quota:{user_id}:{YYYY-MM-DD}` | counter: generations accepted for the member on that UTC day, less refunds |
 //! | `gen_idem:{user_id}:{sha256 hex}` | JSON [`crate::studio::IdempotencyRecord`] for one `Idempotency-Key` (hashed, so any header text makes a safe key) |
 //! | `callback_nonce:{nonce}` | Unix ms after which the nonce could be forgotten (a stale timestamp is refused anyway); claimed by compare-and-swap so a replayed worker callback is refused |
+//! | `follow:{a}:{b}`   | JSON edge (`on`, `since_ms`, list pages): whether `a` follows `b`; flipped by compare-and-swap |
+//! | `following:{user_id}:{n}` / `:head` | pages of the ids `user_id` follows (same layout as the draft pages; the edge decides if an entry stands) |
+//! | `followers:{user_id}:{n}` / `:head` | pages of the ids following `user_id` |
+//! | `followers_count:{user_id}` / `following_count:{user_id}` | counters |
+//! | `block:{a}:{b}`     | JSON edge: whether `a` blocked `b` |
+//! | `blocks:{user_id}:{n}` / `:head` | pages of the ids `user_id` blocked |
 //!
 //! Ids are ULIDs; handles and invite codes are normalised before they reach a key.
 
@@ -86,6 +92,56 @@ pub fn callback_nonce(nonce: &str) -> String {
     format!("callback_nonce:{nonce}")
 }
 
+/// `follow:{a}:{b}` — whether `a` follows `b`.
+pub fn follow(a: &str, b: &str) -> String {
+    format!("follow:{a}:{b}")
+}
+
+/// `following:{user_id}:{page}` — one page of the people a member follows.
+pub fn following_page(user_id: &str, page: u64) -> String {
+    format!("following:{user_id}:{page}")
+}
+
+/// `following:{user_id}:head` — newest page of a member's following list (a hint).
+pub fn following_head(user_id: &str) -> String {
+    format!("following:{user_id}:head")
+}
+
+/// `followers:{user_id}:{page}` — one page of a member's followers.
+pub fn followers_page(user_id: &str, page: u64) -> String {
+    format!("followers:{user_id}:{page}")
+}
+
+/// `followers:{user_id}:head` — newest page of a member's followers (a hint).
+pub fn followers_head(user_id: &str) -> String {
+    format!("followers:{user_id}:head")
+}
+
+/// `followers_count:{user_id}` — how many follow the member.
+pub fn followers_count(user_id: &str) -> String {
+    format!("followers_count:{user_id}")
+}
+
+/// `following_count:{user_id}` — how many the member follows.
+pub fn following_count(user_id: &str) -> String {
+    format!("following_count:{user_id}")
+}
+
+/// `block:{a}:{b}` — whether `a` blocked `b`.
+pub fn block(a: &str, b: &str) -> String {
+    format!("block:{a}:{b}")
+}
+
+/// `blocks:{user_id}:{page}` — one page of the people a member blocked.
+pub fn blocks_page(user_id: &str, page: u64) -> String {
+    format!("blocks:{user_id}:{page}")
+}
+
+/// `blocks:{user_id}:head` — newest page of a member's block list (a hint).
+pub fn blocks_head(user_id: &str) -> String {
+    format!("blocks:{user_id}:head")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -109,5 +165,11 @@ mod tests {
             "gen_idem:01U:ab"
         );
         assert_eq!(super::callback_nonce("00ff"), "callback_nonce:00ff");
+        assert_eq!(super::follow("01A", "01B"), "follow:01A:01B");
+        assert_eq!(super::following_page("01A", 2), "following:01A:2");
+        assert_eq!(super::followers_head("01A"), "followers:01A:head");
+        assert_eq!(super::followers_count("01A"), "followers_count:01A");
+        assert_eq!(super::block("01A", "01B"), "block:01A:01B");
+        assert_eq!(super::blocks_page("01A", 0), "blocks:01A:0");
     }
 }

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod env;
 pub mod error;
+pub mod graph;
 pub mod ids;
 pub mod jobs;
 pub mod keys;
