@@ -126,3 +126,30 @@ fn a_ten_second_clip_is_generated_played_and_published() {
     );
     assert_eq!(published.json()["id"], id);
 }
+
+#[test]
+fn a_job_cut_off_by_a_stop_finishes_after_the_restart() {
+    let mut app = TestApp::start(&[("bootstrap_invites", "GEN-00001")]);
+    let token = signed_up(&app);
+    let request = json!({ "prompt": "rain on a tin roof at night", "duration_seconds": 10 });
+    let accepted = app.api(
+        "POST",
+        "/v1/generations",
+        Some(&token),
+        Some(&request.to_string()),
+    );
+    assert_eq!(accepted.status, 202, "{}", accepted.json());
+    let id = accepted.json()["id"].as_str().unwrap().to_owned();
+
+    // Rendering ten seconds takes far longer than this round trip: the stop
+    // lands while the job is queued or rendering.
+    let before = app.api("GET", &format!("/v1/drafts/{id}"), Some(&token), None);
+    assert_ne!(before.json()["status"], "ready");
+    app.restart();
+
+    let draft = wait_until_settled(&app, &token, &id, Duration::from_secs(180));
+    assert_eq!(draft["status"], "ready", "{draft}");
+    let video = fetch(draft["media"]["video_url"].as_str().unwrap());
+    assert_eq!(video.status, 200);
+    assert_eq!(ffprobe(&video.body)["streams"].as_array().unwrap().len(), 2);
+}

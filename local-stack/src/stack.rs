@@ -105,8 +105,13 @@ impl Stack {
         };
 
         let (shutdown, rx) = watch::channel(false);
-        let (events, events_rx) = tokio::sync::mpsc::unbounded_channel();
-        let worker = crate::worker::start(config, &variables, addr, objects_addr, events_rx)?;
+        let (events, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let channel = crate::worker::EventChannel {
+            sender: events.clone(),
+            receiver,
+        };
+        let worker =
+            crate::worker::start(config, &variables, addr, (objects_addr, &objects), channel)?;
         let tasks = vec![
             tokio::spawn(server::serve(
                 listener,
@@ -131,9 +136,8 @@ impl Stack {
     }
 
     /// Stops accepting connections and waits for the accept loops to end.
-    /// A job the worker is running is abandoned, as in a crash: its lease
-    /// expires, and it runs again if its event is delivered again. (Events
-    /// live in memory here; production's queue keeps them.)
+    /// A job the worker is running is abandoned, as in a crash; the next
+    /// start releases its lease and announces it again (see `worker`).
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         if let Some(worker) = self.worker {

@@ -1,18 +1,35 @@
 //! The generation worker, in this process: the same `dreamreel_worker::Worker`
 //! the Lambda runs, fed by the object store's events, talking S3 to the
 //! object store with the app's own credentials and calling the app back.
+//!
+//! Events live in memory, so a stop would lose the ones not yet settled. S3
+//! and a queue would deliver those again; the stack does the same at start:
+//! every job spec in the bucket that the ledger has not settled is announced
+//! again, and leases the previous run held are released at once.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use dreamreel_worker::{AwsSettings, QueueOptions, S3Storage, SqliteLedger, Worker, WorkerConfig};
+use dreamreel_core::jobs::spec::{JOBS_PREFIX, job_id_from_key};
+use dreamreel_worker::{
+    AwsSettings, JobLedger, QueueOptions, S3Storage, SqliteLedger, Worker, WorkerConfig,
+};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::objects::{ListQuery, ObjectStore};
 use crate::stack::{DEFAULT_BUCKET, StackConfig};
 use crate::variables::Variables;
+
+/// Where the worker's events come from and go to.
+pub struct EventChannel {
+    /// Feeds the worker (the object store holds a clone).
+    pub sender: mpsc::UnboundedSender<Value>,
+    /// What the worker reads.
+    pub receiver: mpsc::UnboundedReceiver<Value>,
+}
 
 /// Starts the worker when the app uses object storage and callbacks (its
 /// manifest declares `callback_key` and S3 credentials); `None` otherwise.
@@ -20,8 +37,8 @@ pub fn start(
     config: &StackConfig,
     variables: &Variables,
     app: SocketAddr,
-    objects: SocketAddr,
-    events: mpsc::UnboundedReceiver<Value>,
+    objects: (SocketAddr, &ObjectStore),
+    events: EventChannel,
 ) -> anyhow::Result<Option<JoinHandle<()>>> {
     let (Some(callback_key), Some(key_id), Some(secret)) = (
         variables.app("callback_key"),
@@ -36,16 +53,96 @@ pub fn start(
         key_id,
         secret,
     );
-    aws.s3_endpoint = Some(format!("http://{objects}"));
+    aws.s3_endpoint = Some(format!("http://{}", objects.0));
     let storage = Arc::new(S3Storage::new(aws.s3_client(), bucket));
-    let ledger = Arc::new(
-        SqliteLedger::open(config.data_dir.join("jobs.sqlite"))
-            .context("opening the job ledger")?,
-    );
+    let ledger = SqliteLedger::open(config.data_dir.join("jobs.sqlite"))
+        .context("opening the job ledger")?;
+    let released = ledger
+        .release_abandoned()
+        .context("releasing leases of the previous run")?;
     let mut settings = WorkerConfig::new(bucket, &format!("http://{app}"), callback_key.as_bytes());
     settings.worker_id = "local-stack".to_owned();
-    let worker = Worker::with_backend(settings, ledger, storage)?;
+    let worker = Worker::with_backend(settings, Arc::new(ledger.clone()), storage)?;
+    let recovery = Recovery {
+        objects: objects.1.clone(),
+        bucket: bucket.to_owned(),
+        ledger,
+        events: events.sender,
+        released: released.len(),
+    };
     Ok(Some(tokio::spawn(async move {
-        worker.run_queue(events, QueueOptions::default()).await
+        recovery.run().await;
+        worker
+            .run_queue(events.receiver, QueueOptions::default())
+            .await
     })))
+}
+
+/// Announces again the jobs a previous run left unsettled.
+struct Recovery {
+    objects: ObjectStore,
+    bucket: String,
+    ledger: SqliteLedger,
+    events: mpsc::UnboundedSender<Value>,
+    released: usize,
+}
+
+impl Recovery {
+    async fn run(self) {
+        match self.announce_unsettled().await {
+            Ok(0) => {}
+            Ok(n) => crate::log::info(
+                "worker-recovery",
+                &format!(
+                    "{n} unsettled job(s) announced again; {} lease(s) released",
+                    self.released
+                ),
+            ),
+            Err(e) => crate::log::error(
+                "worker-recovery",
+                &format!("could not look for unsettled jobs: {e:#}"),
+            ),
+        }
+    }
+
+    /// Walks `jobs/` (a start-up sweep, never a request path) and sends an
+    /// `ObjectCreated` event for each spec whose job is not final.
+    async fn announce_unsettled(&self) -> anyhow::Result<usize> {
+        let mut query = ListQuery {
+            prefix: JOBS_PREFIX.to_owned(),
+            ..ListQuery::default()
+        };
+        let mut announced = 0;
+        loop {
+            let page = self.objects.list(&self.bucket, &query).await?;
+            for object in &page.objects {
+                let Some(job_id) = job_id_from_key(&object.key) else {
+                    continue;
+                };
+                let settled = self
+                    .ledger
+                    .get(job_id)
+                    .await?
+                    .is_some_and(|record| record.state.is_final());
+                if !settled {
+                    let event = self.objects.object_created_event(
+                        &self.bucket,
+                        object,
+                        "dreamreel-local",
+                        "127.0.0.1",
+                        &format!("recovery-{job_id}"),
+                    );
+                    // A closed channel means the stack is stopping.
+                    if self.events.send(event).is_err() {
+                        return Ok(announced);
+                    }
+                    announced += 1;
+                }
+            }
+            match page.next_continuation_token {
+                Some(token) if page.is_truncated => query.continuation_token = Some(token),
+                _ => return Ok(announced),
+            }
+        }
+    }
 }

@@ -58,6 +58,26 @@ impl SqliteLedger {
         })
     }
 
+    /// Releases every lease still held and returns those jobs' ids. Only for
+    /// a ledger that one process owns (the local stack's), called as it
+    /// starts: whoever held those leases was that process before a stop or
+    /// crash, so waiting for them to expire would only delay the retry.
+    pub fn release_abandoned(&self) -> Result<Vec<String>, LedgerError> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stmt = conn
+            .prepare(
+                "UPDATE worker_jobs SET state = 'released', holder = NULL, lease_until = 0
+                 WHERE state = 'leased' RETURNING job_id",
+            )
+            .map_err(backend)?;
+        let ids = stmt
+            .query_map([], |row| row.get(0))
+            .map_err(backend)?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(backend)?;
+        Ok(ids)
+    }
+
     /// Runs `f` with the connection on the blocking pool.
     fn with<T: Send + 'static>(
         &self,
@@ -283,6 +303,29 @@ mod tests {
         }
         let ledger = SqliteLedger::open(&path).unwrap();
         assert_eq!(ledger.lease(job, "b", 99, 10).await.unwrap(), Lease::Done);
+    }
+
+    #[tokio::test]
+    async fn a_restarted_owner_takes_back_abandoned_leases_at_once() {
+        let ledger = SqliteLedger::in_memory().unwrap();
+        let (held, done) = ("01JD0000000000000000000001", "01JD0000000000000000000002");
+        ledger.lease(held, "old", 1_000, 60_000).await.unwrap();
+        ledger.lease(done, "old", 1_000, 60_000).await.unwrap();
+        ledger.complete(done).await.unwrap();
+        assert!(matches!(
+            ledger.lease(held, "new", 2_000, 60_000).await.unwrap(),
+            Lease::Busy { .. }
+        ));
+
+        assert_eq!(ledger.release_abandoned().unwrap(), vec![held.to_owned()]);
+        assert!(matches!(
+            ledger.lease(held, "new", 2_000, 60_000).await.unwrap(),
+            Lease::Leased { attempt: 2, .. }
+        ));
+        assert_eq!(
+            ledger.lease(done, "new", 2_000, 60_000).await.unwrap(),
+            Lease::Done
+        );
     }
 
     #[tokio::test]
