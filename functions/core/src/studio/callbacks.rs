@@ -264,35 +264,22 @@ pub async fn progress<S: Store>(
     if !is_ulid(job_id) {
         return Ok(unknown());
     }
-    let now = env.now_ms();
-    let outcome = record::update(store, job_id, |d| {
-        if let Some(answer) = stop_for(d) {
-            return Ok(Change::Keep((answer, false)));
+    update_in_flight(store, env.now_ms(), job_id, |d| {
+        let mut next = d.clone();
+        next.status = DraftStatus::Running;
+        next.progress = if d.status == DraftStatus::Running {
+            d.progress.max(req.progress)
+        } else {
+            req.progress
+        };
+        if req.stage.is_some() {
+            next.stage = req.stage.clone();
         }
-        match d.status {
-            DraftStatus::Queued | DraftStatus::Running => {
-                let mut next = d.clone();
-                next.status = DraftStatus::Running;
-                next.progress = if d.status == DraftStatus::Running {
-                    d.progress.max(req.progress)
-                } else {
-                    req.progress
-                };
-                if req.stage.is_some() {
-                    next.stage = req.stage.clone();
-                }
-                if next.status == d.status && next.progress == d.progress && next.stage == d.stage {
-                    return Ok(Change::Keep((Answer::proceed(), false)));
-                }
-                next.updated_at_ms = now;
-                Ok(Change::Write(Box::new(next), (Answer::proceed(), false)))
-            }
-            // Late news of a finished job: nothing to do.
-            _ => Ok(Change::Keep((Answer::proceed(), false))),
-        }
+        let changed =
+            next.status != d.status || next.progress != d.progress || next.stage != d.stage;
+        changed.then_some(next)
     })
-    .await?;
-    settle(store, outcome).await
+    .await
 }
 
 /// `complete`: the media is uploaded; the draft becomes ready (once).
@@ -320,34 +307,23 @@ pub async fn complete<S: Store>(
             "duration_ms, width, height and bytes must describe a real clip",
         ));
     }
-    let now = env.now_ms();
-    let outcome = record::update(store, job_id, |d| {
-        if let Some(answer) = stop_for(d) {
-            return Ok(Change::Keep((answer, false)));
-        }
-        match d.status {
-            DraftStatus::Queued | DraftStatus::Running => {
-                let mut next = d.clone();
-                next.status = DraftStatus::Ready;
-                next.progress = 1.0;
-                next.stage = None;
-                next.media = Some(DraftMedia {
-                    video_key: req.video_key.clone(),
-                    thumbnail_key: req.thumbnail_key.clone(),
-                    duration_ms: req.duration_ms,
-                    width: req.width,
-                    height: req.height,
-                    bytes: req.bytes,
-                });
-                next.updated_at_ms = now;
-                Ok(Change::Write(Box::new(next), (Answer::proceed(), false)))
-            }
-            // Complete twice is complete once.
-            _ => Ok(Change::Keep((Answer::proceed(), false))),
-        }
+    // Complete twice is complete once: a ready draft is not in flight.
+    update_in_flight(store, env.now_ms(), job_id, |d| {
+        let mut next = d.clone();
+        next.status = DraftStatus::Ready;
+        next.progress = 1.0;
+        next.stage = None;
+        next.media = Some(DraftMedia {
+            video_key: req.video_key.clone(),
+            thumbnail_key: req.thumbnail_key.clone(),
+            duration_ms: req.duration_ms,
+            width: req.width,
+            height: req.height,
+            bytes: req.bytes,
+        });
+        Some(next)
     })
-    .await?;
-    settle(store, outcome).await
+    .await
 }
 
 /// `fail`: the job ended without a video. The draft becomes failed and the
@@ -409,6 +385,35 @@ pub async fn fail<S: Store>(
                 Ok(Change::Keep((Answer::acknowledged(), false)))
             }
         }
+    })
+    .await?;
+    settle(store, outcome).await
+}
+
+/// Applies `change` to a queued or running draft (`None` = nothing to
+/// write). A stopped job gets its stop answer; news of a finished one is
+/// late or repeated, and answered "proceed" without a write.
+async fn update_in_flight<S: Store>(
+    store: &S,
+    now: u64,
+    job_id: &str,
+    change: impl Fn(&Draft) -> Option<Draft>,
+) -> Result<Answer, ApiError> {
+    let outcome = record::update(store, job_id, |d| {
+        if let Some(answer) = stop_for(d) {
+            return Ok(Change::Keep((answer, false)));
+        }
+        let next = match d.status {
+            DraftStatus::Queued | DraftStatus::Running => change(d),
+            _ => None,
+        };
+        Ok(match next {
+            Some(mut next) => {
+                next.updated_at_ms = now;
+                Change::Write(Box::new(next), (Answer::proceed(), false))
+            }
+            None => Change::Keep((Answer::proceed(), false)),
+        })
     })
     .await?;
     settle(store, outcome).await
