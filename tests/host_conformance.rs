@@ -214,3 +214,52 @@ fn oversized_bodies_are_refused_before_the_component() {
     assert_eq!(reply.error_code(), "payload_too_large");
     assert!(app.raw("GET", "/probe/kv/big", &[], b"").json()["value"].is_null());
 }
+
+/// Reads from `stream` until `buf` contains `needle`; false at end of stream.
+fn read_until(stream: &mut std::net::TcpStream, buf: &mut Vec<u8>, needle: &str) -> bool {
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(buf).contains(needle) {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    true
+}
+
+#[test]
+fn event_streams_reach_the_client_as_they_are_written() {
+    let app = probe(&[]);
+    let mut stream = std::net::TcpStream::connect(app.addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /probe/events/3/1000 HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    assert!(read_until(&mut stream, &mut seen, "data: event 0"));
+    let first = String::from_utf8_lossy(&seen).into_owned();
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(first.contains("text/event-stream"), "{first}");
+    // The last event is written two seconds after the first: a host that
+    // buffered the body would deliver them together.
+    assert!(!first.contains("data: event 2"), "{first}");
+    assert!(read_until(&mut stream, &mut seen, "data: event 2"));
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.contains("id: 1\ndata: event 1\n\n"), "{text}");
+
+    // A client that hangs up mid-stream costs the server nothing.
+    let mut early = std::net::TcpStream::connect(app.addr).unwrap();
+    write!(
+        early,
+        "GET /probe/events/100/200 HTTP/1.1\r\nhost: localhost\r\n\r\n"
+    )
+    .unwrap();
+    let mut first = Vec::new();
+    assert!(read_until(&mut early, &mut first, "data: event 0"));
+    drop(early);
+    assert_eq!(app.raw("GET", "/probe/headers", &[], b"").status, 200);
+}

@@ -5,6 +5,7 @@
 //! on a SQLite file, variables, outbound HTTP limited to allowed hosts).
 
 pub mod admin;
+pub mod body;
 pub mod compile_cache;
 pub mod components;
 pub mod kv;

@@ -5,22 +5,25 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Frame;
+use tokio::sync::{mpsc, oneshot};
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::error::Context as _;
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
-    StoreLimitsBuilder,
+    StoreLimitsBuilder, UpdateDeadline,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p3::Request as WasiRequest;
-use wasmtime_wasi_http::p3::bindings::ServicePre;
+use wasmtime_wasi_http::p3::bindings::{Service, ServicePre};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::body::{self, BodyError, ResponseBody};
 use crate::compile_cache;
 use crate::kv::SqliteKv;
 use crate::kv::host::{self as spin_host, SpinCtx, SpinView};
@@ -31,6 +34,10 @@ use crate::variables::Variables;
 
 /// How long one request may run before the instance is stopped.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
+/// How long an event stream may run; clients reconnect with `Last-Event-ID`.
+pub const MAX_STREAM: Duration = Duration::from_secs(300);
+/// How often a streaming instance's deadline is looked at again.
+const EPOCH_RECHECK: Duration = Duration::from_secs(1);
 /// Epoch ticks: wasm that spins without yielding is interrupted at the deadline.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Linear memory one instance may grow to.
@@ -44,6 +51,8 @@ pub struct State {
     hooks: OutboundHooks,
     spin: SpinCtx,
     limits: StoreLimits,
+    /// Set once the response is an event stream: the instance may run until then.
+    stream_until: Option<Instant>,
 }
 
 impl WasiView for State {
@@ -83,7 +92,7 @@ pub struct Runtime {
 }
 
 /// A response as the local stack's HTTP server sends it.
-pub type Response = http::Response<Bytes>;
+pub type Response = http::Response<ResponseBody>;
 
 impl Runtime {
     /// Compiles (or loads from `cache_dir`) and links every component of `manifest`.
@@ -160,16 +169,16 @@ impl Runtime {
         };
         let component = &self.components[&route.component];
         let req = with_spin_headers(req, &route, client);
-        match tokio::time::timeout(REQUEST_DEADLINE, self.call(component, req)).await {
-            Ok(Ok(res)) => res,
-            Ok(Err(e)) => {
+        match self.call(component, req).await {
+            Ok(res) => res,
+            Err(Failure::Failed(e)) => {
                 crate::log::error(
                     request_id,
                     &format!("component {} failed: {e:#}", route.component),
                 );
                 error_response(500, "internal", "the request failed inside the server")
             }
-            Err(_) => {
+            Err(Failure::TimedOut) => {
                 crate::log::error(
                     request_id,
                     &format!("component {} timed out", route.component),
@@ -179,11 +188,14 @@ impl Runtime {
         }
     }
 
+    /// Runs the instance on its own task. A whole response is collected
+    /// within the deadline; an event stream is handed to the client as it
+    /// comes, for at most [`MAX_STREAM`].
     async fn call(
         &self,
         component: &LoadedComponent,
         req: http::Request<Bytes>,
-    ) -> anyhow::Result<Response> {
+    ) -> Result<Response, Failure> {
         let state = State {
             table: ResourceTable::new(),
             wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
@@ -193,38 +205,135 @@ impl Runtime {
             limits: StoreLimitsBuilder::new()
                 .memory_size(INSTANCE_MEMORY_LIMIT)
                 .build(),
+            stream_until: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline((REQUEST_DEADLINE.as_millis() / EPOCH_TICK.as_millis()) as u64);
-        store.epoch_deadline_trap();
+        store.set_epoch_deadline(ticks(REQUEST_DEADLINE));
+        store.epoch_deadline_callback(|store| match store.data().stream_until {
+            Some(until) if Instant::now() < until => {
+                Ok(UpdateDeadline::Continue(ticks(EPOCH_RECHECK)))
+            }
+            _ => Ok(UpdateDeadline::Interrupt),
+        });
+        let service = component
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| Failure::Failed(e.into()))?;
 
-        let service = component.pre.instantiate_async(&mut store).await?;
-        let body = req.map(Full::new);
-        let (req, io) = WasiRequest::from_http(&mut store.data_mut().hooks, body);
-        store
-            .run_concurrent(async |store| {
-                let (res, ()) = tokio::try_join!(
-                    async {
-                        let res = match service.handle(store, req).await? {
-                            Ok(res) => res,
-                            Err(code) => anyhow::bail!("component answered error {code:?}"),
-                        };
-                        let res = store.with(|s| res.into_http(s, async { Ok(()) }))?;
-                        let (parts, body) = res.into_parts();
-                        let body = body
-                            .collect()
-                            .await
-                            .map_err(|e| anyhow::anyhow!("response body: {e:?}"))?
-                            .to_bytes();
-                        Ok(http::Response::from_parts(parts, body))
-                    },
-                    async { io.await.map_err(|e| anyhow::anyhow!("request body: {e:?}")) }
-                )?;
-                Ok(res)
-            })
-            .await?
+        let deadline = tokio::time::Instant::now() + REQUEST_DEADLINE;
+        let (head_tx, head_rx) = oneshot::channel();
+        let (frames_tx, mut frames_rx) = mpsc::channel(16);
+        let mut task = tokio::spawn(serve_instance(store, service, req, head_tx, frames_tx));
+        let head = match tokio::time::timeout_at(deadline, head_rx).await {
+            Ok(Ok(head)) => head,
+            // The instance ended without a response: its error says why.
+            Ok(Err(_)) => {
+                return Err(Failure::Failed(match (&mut task).await {
+                    Ok(Err(e)) => e,
+                    Ok(Ok(())) => anyhow::anyhow!("the component sent no response"),
+                    Err(e) => anyhow::anyhow!("instance task: {e}"),
+                }));
+            }
+            Err(_) => {
+                task.abort();
+                return Err(Failure::TimedOut);
+            }
+        };
+        if is_event_stream(&head) {
+            return Ok(http::Response::from_parts(head, body::channel(frames_rx)));
+        }
+        let whole = async {
+            let mut bytes = Vec::new();
+            while let Some(frame) = frames_rx.recv().await {
+                let frame = frame.map_err(|e| anyhow::anyhow!("{e}"))?;
+                if let Ok(data) = frame.into_data() {
+                    bytes.extend_from_slice(&data);
+                }
+            }
+            anyhow::Ok(bytes)
+        };
+        match tokio::time::timeout_at(deadline, whole).await {
+            Ok(Ok(bytes)) => Ok(http::Response::from_parts(head, body::full(bytes))),
+            Ok(Err(e)) => Err(Failure::Failed(e)),
+            Err(_) => {
+                task.abort();
+                Err(Failure::TimedOut)
+            }
+        }
     }
+}
+
+/// Why a request got no answer from its component.
+enum Failure {
+    /// A trap, an error or a broken response.
+    Failed(anyhow::Error),
+    /// The deadline passed first.
+    TimedOut,
+}
+
+/// Drives one instance: sends the response head on `head`, then the body's
+/// frames on `frames` until the body ends or the client goes away.
+async fn serve_instance(
+    mut store: Store<State>,
+    service: Service,
+    req: http::Request<Bytes>,
+    head: oneshot::Sender<http::response::Parts>,
+    frames: mpsc::Sender<Result<Frame<Bytes>, BodyError>>,
+) -> anyhow::Result<()> {
+    let body = req.map(Full::new);
+    let (req, io) = WasiRequest::from_http(&mut store.data_mut().hooks, body);
+    let failures = frames.clone();
+    let result = store
+        .run_concurrent(async |store| {
+            tokio::try_join!(
+                async {
+                    let res = match service.handle(store, req).await? {
+                        Ok(res) => res,
+                        Err(code) => anyhow::bail!("component answered error {code:?}"),
+                    };
+                    let res = store.with(|s| res.into_http(s, async { Ok(()) }))?;
+                    let (parts, mut body) = res.into_parts();
+                    if is_event_stream(&parts) {
+                        let until = Instant::now() + MAX_STREAM;
+                        store.with(|mut s| s.data_mut().stream_until = Some(until));
+                    }
+                    if head.send(parts).is_err() {
+                        return Ok(());
+                    }
+                    while let Some(frame) = body.frame().await {
+                        let frame = frame.map_err(|e| anyhow::anyhow!("response body: {e:?}"))?;
+                        if frames.send(Ok(frame)).await.is_err() {
+                            break; // The client went away.
+                        }
+                    }
+                    Ok(())
+                },
+                async { io.await.map_err(|e| anyhow::anyhow!("request body: {e:?}")) }
+            )?;
+            anyhow::Ok(())
+        })
+        .await
+        .map_err(anyhow::Error::from)
+        .and_then(|r| r);
+    if let Err(e) = &result {
+        let _ = failures.send(Err(format!("{e:#}").into())).await;
+    }
+    result
+}
+
+/// Server-Sent Events: the one kind of response streamed to the client.
+fn is_event_stream(head: &http::response::Parts) -> bool {
+    head.headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("text/event-stream"))
+}
+
+/// Epoch ticks in `d`.
+fn ticks(d: Duration) -> u64 {
+    (d.as_millis() / EPOCH_TICK.as_millis()) as u64
 }
 
 fn engine() -> anyhow::Result<Engine> {
@@ -309,6 +418,6 @@ pub fn error_response(status: u16, code: &str, message: &str) -> Response {
     http::Response::builder()
         .status(status)
         .header(http::header::CONTENT_TYPE, "application/json")
-        .body(Bytes::from(body.to_string()))
+        .body(body::full(body.to_string()))
         .expect("static response parts are valid")
 }

@@ -6,15 +6,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::runtime::{Runtime, error_response};
+use crate::runtime::{Response, Runtime, error_response};
 
 /// Largest request body accepted, as `spin.toml` documents for production.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
@@ -77,7 +76,7 @@ async fn answer(
     req: http::Request<Incoming>,
     client: SocketAddr,
     max_body_bytes: usize,
-) -> http::Response<Full<Bytes>> {
+) -> Response {
     let started = Instant::now();
     let request_id = request_id(req.headers());
     let method = req.method().clone();
@@ -115,7 +114,7 @@ async fn answer(
     if let Ok(value) = http::HeaderValue::from_str(&request_id) {
         parts.headers.insert("x-request-id", value);
     }
-    http::Response::from_parts(parts, Full::new(body))
+    http::Response::from_parts(parts, body)
 }
 
 /// Keeps a caller's well-formed `x-request-id`, so a client can follow its

@@ -1,15 +1,47 @@
 //! Host probe: each route exercises one host interface and reports what it saw,
 //! so the local stack's tests check Spin behaviour through a real component.
 
+use http_body_util::{BodyExt, Full};
 use spin_sdk::experimental::wasi::keyvalue::{atomics, batch, store as wasi_kv};
 use spin_sdk::http::body::IncomingBodyExt;
-use spin_sdk::http::{IntoResponse, Request, StatusCode};
+use spin_sdk::http::{BoxBody, HeaderValue, Request, Response, StatusCode};
 use spin_sdk::http_service;
 use spin_sdk::key_value::Store;
 
-fn reply(status: u16, value: serde_json::Value) -> impl IntoResponse {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, spin_sdk::http::Json(value))
+fn reply(status: u16, value: serde_json::Value) -> Response<BoxBody> {
+    let body = Full::new(bytes::Bytes::from(value.to_string()))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let mut resp = Response::new(body);
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// Server-Sent Events: `count` events `gap_ms` apart, each written as it
+/// happens, so the host must stream them rather than wait for the end.
+fn events(count: u32, gap_ms: u64) -> Response<BoxBody> {
+    let (mut tx, body) = spin_sdk::http::body::stream::<String>();
+    spin_sdk::wasip3::spawn(async move {
+        for i in 0..count {
+            if i > 0 {
+                spin_sdk::time::sleep(std::time::Duration::from_millis(gap_ms)).await;
+            }
+            if tx
+                .try_send(format!("id: {i}\ndata: event {i}\n\n"))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let mut resp = Response::new(body.boxed_unsync());
+    resp.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/event-stream"),
+    );
+    resp
 }
 
 fn header(req: &Request, name: &str) -> serde_json::Value {
@@ -22,11 +54,18 @@ fn header(req: &Request, name: &str) -> serde_json::Value {
 
 /// Routes on the path below `/probe`.
 #[http_service]
-async fn handle(req: Request) -> impl IntoResponse {
+async fn handle(req: Request) -> Response<BoxBody> {
     let path = req.uri().path().trim_start_matches("/probe").to_owned();
     let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match parts.as_slice() {
         ["panic"] => panic!("the probe was asked to trap"),
+        ["events", count, gap_ms] => match (count.parse(), gap_ms.parse()) {
+            (Ok(count), Ok(gap_ms)) => events(count, gap_ms),
+            _ => reply(
+                400,
+                serde_json::json!({ "events": "count and gap_ms are numbers" }),
+            ),
+        },
         ["headers", ..] => reply(
             200,
             serde_json::json!({
