@@ -22,6 +22,14 @@
 //! | `followers_count:{user_id}` / `following_count:{user_id}` | counters |
 //! | `block:{a}:{b}`     | JSON edge: whether `a` blocked `b` |
 //! | `blocks:{user_id}:{n}` / `:head` | pages of the ids `user_id` blocked |
+//! | `notif:{user_id}:{id}` | JSON [`crate::notifications::Notification`]: one inbox entry (aggregated bursts included) |
+//! | `notifs:{user_id}:{n}` / `:head` | pages of notification ids, latest activity last (a notification that gets new activity is appended again and its old entry blanked) |
+//! | `notif_group:{user_id}:{kind}:{subject_id}` | id of the notification a burst of `kind` on a subject folds into |
+//! | `notif_actor:{user_id}:{id}:{actor_id}` | present once `actor_id` is counted in burst `id` (claimed by compare-and-swap, so a person counts once) |
+//! | `notif_seq:{user_id}` | counter: the member's latest notification sequence number |
+//! | `notif_log:{user_id}:{seq}` | JSON [`crate::notifications::NotificationView`] as it stood at change `seq` (empty = a number that carries nothing); the live stream reads these |
+//! | `notif_unread:{user_id}` | counter: unread notifications |
+//! | `notif_settings:{user_id}` | JSON [`crate::notifications::Settings`] |
 //!
 //! Ids are ULIDs; handles and invite codes are normalised before they reach a key.
 
@@ -140,6 +148,51 @@ pub fn blocks_page(user_id: &str, page: u64) -> String {
 /// `blocks:{user_id}:head` — newest page of a member's block list (a hint).
 pub fn blocks_head(user_id: &str) -> String {
     format!("blocks:{user_id}:head")
+}
+
+/// `notif:{user_id}:{id}` — one notification.
+pub fn notification(user_id: &str, id: &str) -> String {
+    format!("notif:{user_id}:{id}")
+}
+
+/// `notifs:{user_id}:{page}` — one page of a member's inbox.
+pub fn notifications_page(user_id: &str, page: u64) -> String {
+    format!("notifs:{user_id}:{page}")
+}
+
+/// `notifs:{user_id}:head` — newest inbox page (a hint).
+pub fn notifications_head(user_id: &str) -> String {
+    format!("notifs:{user_id}:head")
+}
+
+/// `notif_group:{user_id}:{kind}:{subject_id}` — the notification a burst folds into.
+pub fn notification_group(user_id: &str, kind: &str, subject_id: &str) -> String {
+    format!("notif_group:{user_id}:{kind}:{subject_id}")
+}
+
+/// `notif_actor:{user_id}:{id}:{actor_id}` — `actor_id` is counted in burst `id`.
+pub fn notification_actor(user_id: &str, id: &str, actor_id: &str) -> String {
+    format!("notif_actor:{user_id}:{id}:{actor_id}")
+}
+
+/// `notif_seq:{user_id}` — the member's notification sequence counter.
+pub fn notifications_seq(user_id: &str) -> String {
+    format!("notif_seq:{user_id}")
+}
+
+/// `notif_log:{user_id}:{seq}` — the notification as it stood at change `seq`.
+pub fn notifications_log(user_id: &str, seq: u64) -> String {
+    format!("notif_log:{user_id}:{seq}")
+}
+
+/// `notif_unread:{user_id}` — the member's unread count.
+pub fn notifications_unread(user_id: &str) -> String {
+    format!("notif_unread:{user_id}")
+}
+
+/// `notif_settings:{user_id}` — the member's notification settings.
+pub fn notification_settings(user_id: &str) -> String {
+    format!("notif_settings:{user_id}")
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod graph;
 pub mod ids;
 pub mod jobs;
 pub mod keys;
+pub mod notifications;
 pub mod pages;
 pub mod request;
 pub mod store;

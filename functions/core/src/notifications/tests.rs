@@ -1,0 +1,290 @@
+use super::*;
+use crate::store::MemoryStore;
+use crate::testing::{FixedEnv, block_on};
+
+const OWNER: &str = "01OWNER0000000000000000000";
+
+fn env() -> FixedEnv {
+    FixedEnv::new(1_700_000_000_000, 3)
+}
+
+fn actor(n: u32) -> Actor {
+    Actor {
+        id: format!("01ACTOR{n:019}"),
+        handle: format!("fan{n}"),
+    }
+}
+
+fn like(n: u32, video: &str) -> NewNotification {
+    NewNotification {
+        kind: Kind::Like,
+        actor: Some(actor(n)),
+        subject: Subject {
+            video_id: Some(video.to_owned()),
+            ..Subject::default()
+        },
+        text: None,
+    }
+}
+
+fn comment(n: u32, text: &str) -> NewNotification {
+    NewNotification {
+        kind: Kind::Comment,
+        actor: Some(actor(n)),
+        subject: Subject {
+            video_id: Some("01VIDEO0000000000000000000".into()),
+            comment_id: Some(format!("01COMMENT{n:017}")),
+            draft_id: None,
+        },
+        text: Some(text.to_owned()),
+    }
+}
+
+fn inbox(store: &MemoryStore) -> Inbox {
+    block_on(list(store, OWNER, None, Some(50))).unwrap()
+}
+
+#[test]
+fn a_burst_of_likes_is_one_notification_with_every_like_counted() {
+    let store = MemoryStore::new();
+    let env = env();
+    for n in 0..13 {
+        env.advance_ms(1_000);
+        block_on(notify(&store, &env, OWNER, like(n, "01VIDEOA"))).unwrap();
+    }
+    let inbox = inbox(&store);
+    assert_eq!(inbox.items.len(), 1);
+    let item = &inbox.items[0];
+    assert_eq!(item.count, 13);
+    assert_eq!(item.summary, "fan12 and 12 others liked your video.");
+    assert_eq!(item.actors.len(), 3);
+    assert_eq!(item.deep_link, "dreamreel://videos/01VIDEOA");
+    assert_eq!(inbox.unread, 1);
+    // The same person liking again (unlike, like) is not a new person.
+    block_on(notify(&store, &env, OWNER, like(5, "01VIDEOA"))).unwrap();
+    assert_eq!(self::inbox(&store).items[0].count, 13);
+}
+
+#[test]
+fn the_latest_activity_comes_first_and_comments_stand_alone() {
+    let store = MemoryStore::new();
+    let env = env();
+    block_on(notify(&store, &env, OWNER, like(1, "01VIDEOA"))).unwrap();
+    env.advance_ms(10);
+    block_on(notify(&store, &env, OWNER, comment(2, "  so good  "))).unwrap();
+    env.advance_ms(10);
+    block_on(notify(&store, &env, OWNER, comment(3, "again"))).unwrap();
+    env.advance_ms(10);
+    block_on(notify(&store, &env, OWNER, like(4, "01VIDEOA"))).unwrap();
+
+    let kinds: Vec<(String, u64)> = inbox(&store)
+        .items
+        .iter()
+        .map(|i| (i.kind.clone(), i.count))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("like".into(), 2),
+            ("comment".into(), 1),
+            ("comment".into(), 1)
+        ]
+    );
+    let items = inbox(&store).items;
+    assert_eq!(items[2].text.as_deref(), Some("so good"));
+    assert_eq!(inbox(&store).unread, 3);
+}
+
+#[test]
+fn unread_counts_stay_exact_through_reads_and_new_activity() {
+    let store = MemoryStore::new();
+    let env = env();
+    block_on(notify(&store, &env, OWNER, like(1, "01VIDEOA"))).unwrap();
+    block_on(notify(&store, &env, OWNER, comment(2, "hi"))).unwrap();
+    let newest = block_on(notify(&store, &env, OWNER, comment(3, "yo")))
+        .unwrap()
+        .unwrap();
+    assert_eq!(block_on(unread_count(&store, OWNER)).unwrap(), 3);
+
+    let one = MarkRead {
+        ids: Some(vec![newest.id.clone(), newest.id.clone()]),
+        up_to_seq: None,
+    };
+    assert_eq!(block_on(mark_read(&store, OWNER, one)).unwrap(), 2);
+
+    // Read up to what the member saw; a like that arrives later stays unread.
+    let seen = latest_seq_now(&store);
+    block_on(notify(&store, &env, OWNER, like(9, "01VIDEOB"))).unwrap();
+    let all = MarkRead {
+        ids: None,
+        up_to_seq: Some(seen),
+    };
+    assert_eq!(block_on(mark_read(&store, OWNER, all)).unwrap(), 1);
+
+    // New activity on a read burst makes it unread again, once.
+    block_on(notify(&store, &env, OWNER, like(7, "01VIDEOA"))).unwrap();
+    block_on(notify(&store, &env, OWNER, like(8, "01VIDEOA"))).unwrap();
+    assert_eq!(block_on(unread_count(&store, OWNER)).unwrap(), 2);
+    assert_eq!(inbox(&store).unread, 2);
+}
+
+fn latest_seq_now(store: &MemoryStore) -> u64 {
+    block_on(latest_seq(store, OWNER)).unwrap()
+}
+
+#[test]
+fn the_stream_replays_every_change_in_order_and_resumes_without_gaps() {
+    let store = MemoryStore::new();
+    let env = env();
+    block_on(notify(&store, &env, OWNER, like(1, "01VIDEOA"))).unwrap();
+    block_on(notify(&store, &env, OWNER, comment(2, "first"))).unwrap();
+    let batch = block_on(since(&store, OWNER, 0)).unwrap();
+    assert_eq!(batch.last_seq, 2);
+    assert_eq!(batch.missing, None);
+    let seqs: Vec<u64> = batch.events.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, vec![1, 2]);
+
+    block_on(notify(&store, &env, OWNER, like(3, "01VIDEOA"))).unwrap();
+    let next = block_on(since(&store, OWNER, batch.last_seq)).unwrap();
+    assert_eq!(next.events.len(), 1);
+    assert_eq!(next.events[0].0, 3);
+    assert_eq!(next.events[0].1.count, 2);
+    assert!(block_on(since(&store, OWNER, 3)).unwrap().events.is_empty());
+}
+
+#[test]
+fn the_stream_waits_for_a_change_still_being_written() {
+    let store = MemoryStore::new();
+    let env = env();
+    block_on(notify(&store, &env, OWNER, like(1, "01VIDEOA"))).unwrap();
+    // A writer took number 2 and has not logged it yet; 3 is logged.
+    block_on(crate::store::Store::increment(
+        &store,
+        &crate::keys::notifications_seq(OWNER),
+        1,
+    ))
+    .unwrap();
+    block_on(notify(&store, &env, OWNER, comment(2, "x"))).unwrap();
+    let batch = block_on(since(&store, OWNER, 0)).unwrap();
+    assert_eq!(batch.last_seq, 1);
+    assert_eq!(batch.missing, Some(2));
+    // The caller gives up on 2 after a while and goes on from it.
+    let after = block_on(since(&store, OWNER, 2)).unwrap();
+    assert_eq!(after.events[0].0, 3);
+}
+
+#[test]
+fn nobody_is_told_about_their_own_actions_or_by_people_they_blocked() {
+    let store = MemoryStore::new();
+    let env = env();
+    let mut own = like(1, "01VIDEOA");
+    own.actor = Some(Actor {
+        id: OWNER.into(),
+        handle: "me".into(),
+    });
+    assert!(
+        block_on(notify(&store, &env, OWNER, own))
+            .unwrap()
+            .is_none()
+    );
+    block_on(crate::graph::block(&store, &env, OWNER, &actor(2).id)).unwrap();
+    assert!(
+        block_on(notify(&store, &env, OWNER, like(2, "01VIDEOA")))
+            .unwrap()
+            .is_none()
+    );
+    assert!(inbox(&store).items.is_empty());
+    assert_eq!(block_on(latest_seq(&store, OWNER)).unwrap(), 0);
+}
+
+#[test]
+fn a_burst_after_a_quiet_day_starts_a_new_notification() {
+    let store = MemoryStore::new();
+    let env = env();
+    block_on(notify(&store, &env, OWNER, like(1, "01VIDEOA"))).unwrap();
+    env.advance_ms(25 * 60 * 60 * 1000);
+    block_on(notify(&store, &env, OWNER, like(2, "01VIDEOA"))).unwrap();
+    let items = inbox(&store).items;
+    assert_eq!(items.len(), 2);
+    assert_eq!((items[0].count, items[1].count), (1, 1));
+}
+
+#[test]
+fn system_notifications_have_no_actor_and_link_to_the_draft() {
+    let store = MemoryStore::new();
+    let env = env();
+    let ready = NewNotification {
+        kind: Kind::GenerationReady,
+        actor: None,
+        subject: Subject {
+            draft_id: Some("01DRAFT".into()),
+            ..Subject::default()
+        },
+        text: None,
+    };
+    block_on(notify(&store, &env, OWNER, ready)).unwrap();
+    let item = &inbox(&store).items[0];
+    assert_eq!(item.summary, "Your generation is ready.");
+    assert_eq!(item.deep_link, "dreamreel://drafts/01DRAFT");
+}
+
+#[test]
+fn bad_requests_change_nothing() {
+    let store = MemoryStore::new();
+    let env = env();
+    block_on(notify(&store, &env, OWNER, like(1, "01VIDEOA"))).unwrap();
+    let before = store.snapshot();
+    for req in [
+        MarkRead::default(),
+        MarkRead {
+            ids: Some(vec![]),
+            up_to_seq: None,
+        },
+        MarkRead {
+            ids: Some(vec!["not-an-id".into()]),
+            up_to_seq: None,
+        },
+        MarkRead {
+            ids: Some(vec![]),
+            up_to_seq: Some(3),
+        },
+    ] {
+        assert_eq!(
+            block_on(mark_read(&store, OWNER, req)).unwrap_err().status,
+            400
+        );
+    }
+    let muted = SettingsUpdate {
+        muted: Some(vec!["like".into(), "nonsense".into()]),
+        push: None,
+    };
+    assert_eq!(
+        block_on(update_settings(&store, OWNER, muted))
+            .unwrap_err()
+            .status,
+        400
+    );
+    assert!(block_on(list(&store, OWNER, Some("junk"), None)).is_err());
+    assert!(block_on(list(&store, OWNER, None, Some(51))).is_err());
+    assert_eq!(store.snapshot(), before);
+}
+
+#[test]
+fn muted_kinds_are_not_pushed() {
+    let store = MemoryStore::new();
+    let update = SettingsUpdate {
+        muted: Some(vec!["like".into(), "like".into()]),
+        push: None,
+    };
+    let settings = block_on(update_settings(&store, OWNER, update)).unwrap();
+    assert_eq!(settings.muted, vec!["like"]);
+    assert!(!settings.pushes(Kind::Like));
+    assert!(settings.pushes(Kind::Comment));
+    let off = SettingsUpdate {
+        muted: None,
+        push: Some(false),
+    };
+    let settings = block_on(update_settings(&store, OWNER, off)).unwrap();
+    assert!(!settings.pushes(Kind::Comment));
+    assert_eq!(block_on(get_settings(&store, OWNER)).unwrap(), settings);
+}
