@@ -16,6 +16,17 @@ pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The raw value of query parameter `name` (cursors and limits need no
+/// decoding); `Some("")` for a bare `?name`.
+pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.uri()
+        .query()?
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
 /// Reads the body, refusing more than [`MAX_JSON_BODY`] bytes without buffering them.
 pub async fn read_body(req: Request) -> Result<Bytes, ApiError> {
     let declared = header(&req, "content-length").and_then(|v| v.parse::<usize>().ok());

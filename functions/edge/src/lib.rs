@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod env;
 pub mod http;

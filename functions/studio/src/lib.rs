@@ -3,7 +3,6 @@
 //! `dreamreel_core::studio`, write the job to object storage, write the
 //! response.
 
-use dreamreel_core::accounts::{self, User};
 use dreamreel_core::jobs::job_key;
 use dreamreel_core::request::parse_json;
 use dreamreel_core::studio::callbacks::{self, Answer};
@@ -11,7 +10,7 @@ use dreamreel_core::studio::{self, GenerationRequest, PublishRequest};
 use dreamreel_core::{ApiError, Env};
 use dreamreel_edge::http::{self, HttpResponse};
 use dreamreel_edge::s3::S3Config;
-use dreamreel_edge::{KvStore, RequestLog, SpinEnv, config};
+use dreamreel_edge::{KvStore, RequestLog, SpinEnv, auth, config};
 use serde_json::json;
 use spin_sdk::http::{HeaderValue, Method, Request};
 use spin_sdk::http_service;
@@ -105,16 +104,10 @@ async fn open_store(log: &RequestLog) -> Result<KvStore, ApiError> {
     Ok(KvStore::open_default(log).await?)
 }
 
-/// The signed-in member, or 401.
-async fn member(req: &Request, store: &KvStore, log: &RequestLog) -> Result<User, ApiError> {
-    let cfg = config::accounts(log).await?;
-    accounts::authenticate(store, &SpinEnv, &cfg, http::header(req, "authorization")).await
-}
-
 /// `POST /v1/generations`: check, charge, store the draft, write the job.
 async fn generate(req: Request, log: &RequestLog) -> Result<HttpResponse, ApiError> {
     let store = open_store(log).await?;
-    let user = member(&req, &store, log).await?;
+    let user = auth::member(&req, &store, log).await?;
     let idempotency_key = http::header(&req, "idempotency-key").map(str::to_owned);
     let body: GenerationRequest = parse_json(&http::read_body(req).await?)?;
     let (cfg, s3) = (
@@ -187,25 +180,15 @@ async fn generate(req: Request, log: &RequestLog) -> Result<HttpResponse, ApiErr
     Ok(resp)
 }
 
-/// The value of query parameter `name` (cursors and limits need no decoding).
-fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.uri()
-        .query()?
-        .split('&')
-        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 /// `GET /v1/drafts`: the caller's drafts, newest first.
 async fn list_drafts(req: Request, log: &RequestLog) -> Result<HttpResponse, ApiError> {
     let store = open_store(log).await?;
-    let user = member(&req, &store, log).await?;
+    let user = auth::member(&req, &store, log).await?;
     let list = studio::list_drafts(
         &store,
         &user.id,
-        query_param(&req, "cursor"),
-        query_param(&req, "limit"),
+        http::query_param(&req, "cursor"),
+        http::query_param(&req, "limit"),
     )
     .await?;
     let s3 = S3Config::from_variables(log).await?;
@@ -224,7 +207,7 @@ async fn list_drafts(req: Request, log: &RequestLog) -> Result<HttpResponse, Api
 /// `GET /v1/drafts/{id}`.
 async fn get_draft(req: Request, id: &str, log: &RequestLog) -> Result<HttpResponse, ApiError> {
     let store = open_store(log).await?;
-    let user = member(&req, &store, log).await?;
+    let user = auth::member(&req, &store, log).await?;
     let draft = studio::get_draft(&store, &user.id, id).await?;
     let s3 = S3Config::from_variables(log).await?;
     Ok(http::json(
@@ -236,7 +219,7 @@ async fn get_draft(req: Request, id: &str, log: &RequestLog) -> Result<HttpRespo
 /// `DELETE /v1/drafts/{id}`.
 async fn delete_draft(req: Request, id: &str, log: &RequestLog) -> Result<HttpResponse, ApiError> {
     let store = open_store(log).await?;
-    let user = member(&req, &store, log).await?;
+    let user = auth::member(&req, &store, log).await?;
     studio::delete_draft(&store, &SpinEnv, &user.id, id).await?;
     log.log("info", "draft_deleted", json!({ "draft_id": id }));
     Ok(http::empty(204))
@@ -245,7 +228,7 @@ async fn delete_draft(req: Request, id: &str, log: &RequestLog) -> Result<HttpRe
 /// `POST /v1/drafts/{id}/publish`: 201 the first time, 200 after.
 async fn publish(req: Request, id: &str, log: &RequestLog) -> Result<HttpResponse, ApiError> {
     let store = open_store(log).await?;
-    let user = member(&req, &store, log).await?;
+    let user = auth::member(&req, &store, log).await?;
     let raw = http::read_body(req).await?;
     // An empty body means "no caption".
     let body: PublishRequest = if raw.iter().all(u8::is_ascii_whitespace) {
