@@ -20,4 +20,4 @@ pub use inbox::{Inbox, MarkRead, list, mark_read, unread_count};
 pub use model::{Actor, Kind, NewNotification, Notification, NotificationView, Subject};
 pub use notify::notify;
 pub use settings::{Settings, SettingsUpdate, get_settings, update_settings};
-pub use stream::{StreamBatch, latest_seq, since};
+pub use stream::{MAX_BATCH, StreamBatch, latest_seq, since};

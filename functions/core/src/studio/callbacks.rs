@@ -20,6 +20,7 @@ use crate::error::ApiError;
 use crate::jobs::callback::MAX_SKEW_SECS;
 use crate::jobs::{CallbackAuth, media_keys};
 use crate::keys;
+use crate::notifications::{self, Kind, NewNotification, Subject};
 use crate::store::Store;
 use crate::studio::record::{self, Change};
 use crate::studio::validate::is_ulid;
@@ -198,7 +199,9 @@ pub async fn start<S: Store>(
         _ => false,
     };
     let now = env.now_ms();
+    let mut before = None;
     let outcome = record::update(store, job_id, |d| {
+        before = Some(d.status);
         if let Some(answer) = stop_for(d) {
             return Ok(Change::Keep((answer, false)));
         }
@@ -238,7 +241,7 @@ pub async fn start<S: Store>(
         }
     })
     .await?;
-    settle(store, outcome).await
+    settle(store, env, outcome, before).await
 }
 
 /// `progress`: how far along the job is. Ignored once ready; never moves
@@ -264,7 +267,7 @@ pub async fn progress<S: Store>(
     if !is_ulid(job_id) {
         return Ok(unknown());
     }
-    update_in_flight(store, env.now_ms(), job_id, |d| {
+    update_in_flight(store, env, job_id, |d| {
         let mut next = d.clone();
         next.status = DraftStatus::Running;
         next.progress = if d.status == DraftStatus::Running {
@@ -308,7 +311,7 @@ pub async fn complete<S: Store>(
         ));
     }
     // Complete twice is complete once: a ready draft is not in flight.
-    update_in_flight(store, env.now_ms(), job_id, |d| {
+    update_in_flight(store, env, job_id, |d| {
         let mut next = d.clone();
         next.status = DraftStatus::Ready;
         next.progress = 1.0;
@@ -352,7 +355,9 @@ pub async fn fail<S: Store>(
         r => r.chars().take(MAX_REASON_CHARS).collect(),
     };
     let now = env.now_ms();
+    let mut before = None;
     let outcome = record::update(store, job_id, |d| {
+        before = Some(d.status);
         let mut next = d.clone();
         next.updated_at_ms = now;
         if d.is_deleted() {
@@ -387,7 +392,7 @@ pub async fn fail<S: Store>(
         }
     })
     .await?;
-    settle(store, outcome).await
+    settle(store, env, outcome, before).await
 }
 
 /// Applies `change` to a queued or running draft (`None` = nothing to
@@ -395,11 +400,13 @@ pub async fn fail<S: Store>(
 /// late or repeated, and answered "proceed" without a write.
 async fn update_in_flight<S: Store>(
     store: &S,
-    now: u64,
+    env: &dyn Env,
     job_id: &str,
     change: impl Fn(&Draft) -> Option<Draft>,
 ) -> Result<Answer, ApiError> {
+    let mut before = None;
     let outcome = record::update(store, job_id, |d| {
+        before = Some(d.status);
         if let Some(answer) = stop_for(d) {
             return Ok(Change::Keep((answer, false)));
         }
@@ -409,20 +416,24 @@ async fn update_in_flight<S: Store>(
         };
         Ok(match next {
             Some(mut next) => {
-                next.updated_at_ms = now;
+                next.updated_at_ms = env.now_ms();
                 Change::Write(Box::new(next), (Answer::proceed(), false))
             }
             None => Change::Keep((Answer::proceed(), false)),
         })
     })
     .await?;
-    settle(store, outcome).await
+    settle(store, env, outcome, before).await
 }
 
 /// Pays a refund the winning swap claimed, and turns "no record" into 409.
+/// `before` is the status the deciding read saw: a draft that left
+/// queued/running in this call is announced to its maker, once.
 async fn settle<S: Store>(
     store: &S,
+    env: &dyn Env,
     outcome: Option<(Draft, (Answer, bool))>,
+    before: Option<DraftStatus>,
 ) -> Result<Answer, ApiError> {
     let Some((draft, (answer, refund))) = outcome else {
         return Ok(unknown());
@@ -430,5 +441,31 @@ async fn settle<S: Store>(
     if refund {
         record::refund(store, &draft).await?;
     }
+    let was_in_flight = matches!(before, Some(DraftStatus::Queued | DraftStatus::Running));
+    if was_in_flight && draft.status.is_terminal() && !draft.is_deleted() {
+        announce(store, env, &draft).await?;
+    }
     Ok(answer)
+}
+
+/// Tells the maker their generation is ready, failed or was refused.
+async fn announce<S: Store>(store: &S, env: &dyn Env, draft: &Draft) -> Result<(), ApiError> {
+    let (kind, text) = match draft.status {
+        DraftStatus::Ready => (Kind::GenerationReady, None),
+        _ => (
+            Kind::GenerationFailed,
+            draft.failure.as_ref().map(|f| f.reason.clone()),
+        ),
+    };
+    let new = NewNotification {
+        kind,
+        actor: None,
+        subject: Subject {
+            draft_id: Some(draft.id.clone()),
+            ..Subject::default()
+        },
+        text,
+    };
+    notifications::notify(store, env, &draft.owner, new).await?;
+    Ok(())
 }

@@ -953,3 +953,47 @@ fn a_delete_racing_a_publish_wins_cleanly_and_a_half_done_publish_is_finished() 
     assert!(done.created);
     assert_eq!(done.video.caption, "late");
 }
+
+#[test]
+fn the_maker_hears_once_when_a_generation_is_ready_or_failed() {
+    let w = World::new();
+    let ana = user("ana");
+    let kinds = |w: &World| -> Vec<(String, Option<String>, Option<String>)> {
+        block_on(crate::notifications::list(&w.store, &ana.id, None, None))
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|n| (n.kind, n.subject.draft_id, n.text))
+            .collect()
+    };
+    let ok = w.queued(&ana, "sunrise");
+    w.start(&ok.id, 1);
+    w.progress(&ok.id, 0.5).unwrap();
+    assert!(kinds(&w).is_empty());
+    w.complete(&ok.id).unwrap();
+    w.complete(&ok.id).unwrap();
+    assert_eq!(
+        kinds(&w),
+        vec![("generation_ready".to_owned(), Some(ok.id.clone()), None)]
+    );
+
+    let bad = w.queued(&ana, "storm");
+    w.fail(&bad.id);
+    w.fail(&bad.id);
+    let all = kinds(&w);
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        all[0],
+        (
+            "generation_failed".to_owned(),
+            Some(bad.id.clone()),
+            Some("the model crashed".to_owned())
+        )
+    );
+
+    // A deleted draft's late failure tells nobody.
+    let gone = w.queued(&ana, "fog");
+    block_on(delete_draft(&w.store, &w.env, &ana.id, &gone.id)).unwrap();
+    w.fail(&gone.id);
+    assert_eq!(kinds(&w).len(), 2);
+}
