@@ -1,0 +1,111 @@
+//! The notifications component: the inbox, the unread count, marking read,
+//! settings, and `GET /v1/notifications/stream`, a Server-Sent Events stream
+//! that follows the member's notification sequence. A thin shell over
+//! `dreamreel_core::notifications`.
+
+mod stream;
+
+use dreamreel_core::ApiError;
+use dreamreel_core::notifications::{self, MarkRead, SettingsUpdate};
+use dreamreel_core::request::parse_json;
+use dreamreel_edge::http::{self, HttpResponse};
+use dreamreel_edge::{KvStore, RequestLog, auth};
+use http_body_util::BodyExt;
+use serde_json::json;
+use spin_sdk::http::{BoxBody, Method, Request, Response};
+use spin_sdk::http_service;
+
+/// Routes the request and logs one line for it.
+#[http_service]
+async fn handle(req: Request) -> Response<BoxBody> {
+    let path = req.uri().path().to_owned();
+    let log = RequestLog::new(&req, &path);
+    if path == "/v1/notifications/stream" && req.method() == Method::GET {
+        return match stream::open(req, &log).await {
+            Ok(resp) => {
+                log.finish(200);
+                resp
+            }
+            Err(e) => boxed(finish(&log, http::error(&e))),
+        };
+    }
+    let response = match route(req, &path, &log).await {
+        Ok(response) => response,
+        Err(e) => {
+            if e.status >= 500 {
+                log.log("error", "failed", json!({ "code": e.code }));
+            }
+            http::error(&e)
+        }
+    };
+    boxed(finish(&log, response))
+}
+
+fn finish(log: &RequestLog, response: HttpResponse) -> HttpResponse {
+    log.finish(response.status().as_u16());
+    response
+}
+
+fn boxed(response: HttpResponse) -> Response<BoxBody> {
+    response.map(|body| body.map_err(|never| match never {}).boxed_unsync())
+}
+
+async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpResponse, ApiError> {
+    let allowed: &[Method] = match path {
+        "/v1/notifications" | "/v1/notifications/unread" | "/v1/notifications/stream" => {
+            &[Method::GET]
+        }
+        "/v1/notifications/read" => &[Method::POST],
+        "/v1/notifications/settings" => &[Method::GET, Method::PUT],
+        _ => return Err(ApiError::not_found(format!("no route for {path}"))),
+    };
+    if !allowed.contains(req.method()) {
+        let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+        return Ok(http::method_not_allowed(
+            req.method().as_str(),
+            path,
+            &allow.join(", "),
+        ));
+    }
+    let store = KvStore::open_default(log).await?;
+    let user = auth::member(&req, &store, log).await?;
+    match (path, req.method().clone()) {
+        ("/v1/notifications", _) => {
+            let limit = http::query_param(&req, "limit")
+                .map(|l| {
+                    l.parse()
+                        .map_err(|_| ApiError::invalid_request("limit must be a number"))
+                })
+                .transpose()?;
+            let inbox =
+                notifications::list(&store, &user.id, http::query_param(&req, "cursor"), limit)
+                    .await?;
+            Ok(http::json(
+                200,
+                &json!({
+                    "notifications": inbox.items,
+                    "next_cursor": inbox.next_cursor,
+                    "unread": inbox.unread,
+                }),
+            ))
+        }
+        ("/v1/notifications/unread", _) => {
+            let unread = notifications::unread_count(&store, &user.id).await?;
+            Ok(http::json(200, &json!({ "unread": unread })))
+        }
+        ("/v1/notifications/read", _) => {
+            let body: MarkRead = parse_json(&http::read_body(req).await?)?;
+            let unread = notifications::mark_read(&store, &user.id, body).await?;
+            Ok(http::json(200, &json!({ "unread": unread })))
+        }
+        (_, Method::PUT) => {
+            let body: SettingsUpdate = parse_json(&http::read_body(req).await?)?;
+            let settings = notifications::update_settings(&store, &user.id, body).await?;
+            Ok(http::json(200, &settings))
+        }
+        _ => {
+            let settings = notifications::get_settings(&store, &user.id).await?;
+            Ok(http::json(200, &settings))
+        }
+    }
+}
