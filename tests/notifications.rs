@@ -1,12 +1,15 @@
 //! Notifications through the WASM components over HTTP: a finished
 //! generation reaches the maker's inbox and live stream; unread counts are
-//! exact; a stream resumed with `Last-Event-ID` loses and doubles nothing.
+//! exact; a stream resumed with `Last-Event-ID` loses and doubles nothing;
+//! a registered phone gets pushes through a stand-in for APNs.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use dreamreel_e2e::TestApp;
+use dreamreel_e2e::{TestApp, repo_root};
+use dreamreel_push::testing::{Captured, PushServer};
+use dreamreel_push::{ApnsConfig, Es256Key};
 use serde_json::{Value, json};
 
 /// An open Server-Sent Events connection, read event by event.
@@ -272,4 +275,93 @@ fn bad_requests_are_refused_and_change_nothing() {
         reply.json(),
         json!({ "muted": ["like", "new_follower"], "push": true })
     );
+}
+
+const APNS_TOKEN: &str = "00fc13adff785122b4ad28809a3420982341241421348097878e577c991de8f0";
+
+/// Waits until the push server has seen `n` requests.
+fn pushes(server: &PushServer, n: usize) -> Vec<Captured> {
+    let deadline = Instant::now() + MINUTE;
+    let mut seen = Vec::new();
+    while seen.len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} pushes arrived",
+            seen.len()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        seen.extend(server.take());
+    }
+    seen
+}
+
+#[test]
+fn a_registered_phone_gets_pushes_and_a_dead_token_is_forgotten() {
+    // The stand-in for APNs runs on its own runtime, beside the stack's.
+    let services = tokio::runtime::Runtime::new().unwrap();
+    let server = services.block_on(PushServer::start());
+    let apns = ApnsConfig {
+        endpoint: server.url(),
+        team_id: "TEAM123456".into(),
+        key_id: "KEY1234567".into(),
+        topic: "app.dreamreel.ios".into(),
+        key: Es256Key::generate().unwrap(),
+        extra_ca_pem: Some(server.ca_pem.clone()),
+    };
+    let app = TestApp::start_configured(&repo_root().join("spin.toml"), &[], |config| {
+        config.push.apns = Some(apns);
+    });
+    let maker = app.member("maker");
+    let phone = json!({ "platform": "apns", "token": APNS_TOKEN }).to_string();
+    let registered = app.api("POST", "/v1/devices", Some(&maker), Some(&phone));
+    assert_eq!(registered.status, 201, "{}", registered.json());
+    let again = app.api("POST", "/v1/devices", Some(&maker), Some(&phone));
+    assert_eq!(again.status, 200, "the same phone registers once");
+
+    let draft = generate(&app, &maker, "a kite over the dunes");
+    let [push]: [Captured; 1] = pushes(&server, 1).try_into().unwrap();
+    assert_eq!(push.version, http::Version::HTTP_2);
+    assert_eq!(push.path, format!("/3/device/{APNS_TOKEN}"));
+    assert_eq!(push.header("apns-topic"), "app.dreamreel.ios");
+    let body: Value = serde_json::from_slice(&push.body).unwrap();
+    assert_eq!(body["kind"], "generation_ready");
+    assert_eq!(body["deep_link"], format!("dreamreel://drafts/{draft}"));
+
+    // Muted kinds stay off the phone (but not out of the inbox).
+    let mute = json!({ "muted": ["generation_ready"] }).to_string();
+    app.api(
+        "PUT",
+        "/v1/notifications/settings",
+        Some(&maker),
+        Some(&mute),
+    );
+    generate(&app, &maker, "a second kite");
+    let unmute = json!({ "muted": [] }).to_string();
+    let deadline = Instant::now() + MINUTE;
+    while unread(&app, &maker) < 2 {
+        assert!(Instant::now() < deadline, "the second generation finishes");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(server.take().is_empty(), "a muted kind was pushed");
+    app.api(
+        "PUT",
+        "/v1/notifications/settings",
+        Some(&maker),
+        Some(&unmute),
+    );
+
+    // APNs says the token is dead: the phone is forgotten.
+    server.reply(410, r#"{"reason":"Unregistered"}"#);
+    generate(&app, &maker, "a third kite");
+    pushes(&server, 1);
+    let deadline = Instant::now() + MINUTE;
+    loop {
+        let devices = app.api("GET", "/v1/devices", Some(&maker), None).json();
+        if devices["devices"] == json!([]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the dead token stays: {devices}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -13,6 +13,7 @@ pub mod log;
 pub mod manifest;
 pub mod objects;
 pub mod outbound;
+pub mod push;
 pub mod router;
 pub mod runtime;
 pub mod secrets;

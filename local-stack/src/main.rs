@@ -24,6 +24,7 @@ fn parse_args() -> anyhow::Result<Args> {
     let mut args = std::env::args().skip(1);
     let command = args.next().unwrap_or_else(|| "up".to_owned());
     let mut config = StackConfig::new(&std::env::current_dir()?);
+    config.push = dreamreel_local::push::PushSettings::from_env()?;
     let mut build = true;
     let mut count = 1;
     while let Some(flag) = args.next() {

@@ -16,6 +16,7 @@ use dreamreel_sigv4::Credentials;
 use crate::kv::SqliteKv;
 use crate::manifest::Manifest;
 use crate::objects::{ObjectStore, ObjectStoreConfig};
+use crate::push::PushSettings;
 use crate::runtime::Runtime;
 use crate::server;
 use crate::variables::Variables;
@@ -40,6 +41,8 @@ pub struct StackConfig {
     pub compiled_dir: PathBuf,
     /// Application variable values that win over the environment (tests, tools).
     pub variables: BTreeMap<String, String>,
+    /// Push services to deliver notifications to (off by default).
+    pub push: PushSettings,
 }
 
 impl StackConfig {
@@ -53,6 +56,7 @@ impl StackConfig {
             objects_listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
             max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
             variables: BTreeMap::new(),
+            push: PushSettings::default(),
         }
     }
 
@@ -71,11 +75,13 @@ pub struct Stack {
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     worker: Option<JoinHandle<()>>,
+    push: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Stack {
-    /// Loads everything and starts serving: the app, the object store and
-    /// (when the manifest uses object storage) the worker.
+    /// Loads everything and starts serving: the app, the object store,
+    /// (when the manifest uses object storage) the worker and (when
+    /// configured) push delivery.
     pub async fn start(config: &StackConfig) -> anyhow::Result<Self> {
         let manifest = Manifest::load(&config.manifest)?;
         std::fs::create_dir_all(&config.data_dir)
@@ -93,6 +99,8 @@ impl Stack {
         let variables = Arc::new(resolve_variables(config, &manifest, objects_addr)?);
         let objects = open_object_store(config, &variables)?;
         let kv = Arc::new(SqliteKv::open(&config.kv_path())?);
+        let (shutdown, rx) = watch::channel(false);
+        let push = crate::push::start(kv.clone(), &config.push, rx.clone())?;
         let runtime = {
             let compiled_dir = config.compiled_dir.clone();
             let manifest = manifest.clone();
@@ -104,7 +112,6 @@ impl Stack {
             .await??
         };
 
-        let (shutdown, rx) = watch::channel(false);
         let (events, receiver) = tokio::sync::mpsc::unbounded_channel();
         let channel = crate::worker::EventChannel {
             sender: events.clone(),
@@ -132,6 +139,7 @@ impl Stack {
             shutdown,
             tasks,
             worker,
+            push,
         })
     }
 
@@ -145,6 +153,9 @@ impl Stack {
         }
         for task in self.tasks {
             let _ = task.await;
+        }
+        if let Some(push) = self.push {
+            let _ = tokio::task::spawn_blocking(move || push.join()).await;
         }
     }
 }

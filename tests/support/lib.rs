@@ -54,6 +54,16 @@ impl TestApp {
 
     /// Starts the app of `manifest` with fresh data and the given variables.
     pub fn start_manifest(manifest: &Path, variables: &[(&str, &str)]) -> Self {
+        Self::start_configured(manifest, variables, |_| {})
+    }
+
+    /// Like [`TestApp::start_manifest`], with a last say over the configuration
+    /// (push services, limits).
+    pub fn start_configured(
+        manifest: &Path,
+        variables: &[(&str, &str)],
+        adjust: impl FnOnce(&mut StackConfig),
+    ) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let mut config = StackConfig::new(&repo_root());
         config.manifest = manifest.to_path_buf();
@@ -66,6 +76,7 @@ impl TestApp {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        adjust(&mut config);
         Self::start_with(config, Some(data))
     }
 

@@ -30,6 +30,11 @@
 //! | `notif_log:{user_id}:{seq}` | JSON [`crate::notifications::NotificationView`] as it stood at change `seq` (empty = a number that carries nothing); the live stream reads these |
 //! | `notif_unread:{user_id}` | counter: unread notifications |
 //! | `notif_settings:{user_id}` | JSON [`crate::notifications::Settings`] |
+//! | `device:{user_id}:{device_id}` | JSON [`crate::notifications::Device`]; the id is derived from the APNs token or Web Push endpoint |
+//! | `devices:{user_id}:{n}` / `:head` | pages of a member's device ids |
+//! | `devices_count:{user_id}` | counter: registered devices |
+//! | `push_outbox:{shard}:{n}` / `:head` | pages of queued pushes (`{user_id}:{seq}`), oldest first; shard = hash of the member |
+//! | `push_cursor:{shard}` | JSON: how far the push dispatcher has read the shard |
 //!
 //! Ids are ULIDs; handles and invite codes are normalised before they reach a key.
 
@@ -193,6 +198,41 @@ pub fn notifications_unread(user_id: &str) -> String {
 /// `notif_settings:{user_id}` — the member's notification settings.
 pub fn notification_settings(user_id: &str) -> String {
     format!("notif_settings:{user_id}")
+}
+
+/// `device:{user_id}:{device_id}` — one registered device.
+pub fn device(user_id: &str, device_id: &str) -> String {
+    format!("device:{user_id}:{device_id}")
+}
+
+/// `devices:{user_id}:{page}` — one page of a member's device ids.
+pub fn devices_page(user_id: &str, page: u64) -> String {
+    format!("devices:{user_id}:{page}")
+}
+
+/// `devices:{user_id}:head` — newest device page (a hint).
+pub fn devices_head(user_id: &str) -> String {
+    format!("devices:{user_id}:head")
+}
+
+/// `devices_count:{user_id}` — how many devices a member registered.
+pub fn devices_count(user_id: &str) -> String {
+    format!("devices_count:{user_id}")
+}
+
+/// `push_outbox:{shard}:{page}` — one page of queued pushes.
+pub fn push_outbox_page(shard: &str, page: u64) -> String {
+    format!("push_outbox:{shard}:{page}")
+}
+
+/// `push_outbox:{shard}:head` — newest outbox page of a shard (a hint).
+pub fn push_outbox_head(shard: &str) -> String {
+    format!("push_outbox:{shard}:head")
+}
+
+/// `push_cursor:{shard}` — how far the dispatcher has read a shard.
+pub fn push_cursor(shard: &str) -> String {
+    format!("push_cursor:{shard}")
 }
 
 #[cfg(test)]

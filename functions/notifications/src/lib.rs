@@ -6,10 +6,11 @@
 mod stream;
 
 use dreamreel_core::ApiError;
-use dreamreel_core::notifications::{self, MarkRead, SettingsUpdate};
+use dreamreel_core::notifications::{self, Device, MarkRead, SettingsUpdate, Target};
 use dreamreel_core::request::parse_json;
+use dreamreel_core::time::rfc3339_from_ms;
 use dreamreel_edge::http::{self, HttpResponse};
-use dreamreel_edge::{KvStore, RequestLog, auth};
+use dreamreel_edge::{KvStore, RequestLog, SpinEnv, auth};
 use http_body_util::BodyExt;
 use serde_json::json;
 use spin_sdk::http::{BoxBody, Method, Request, Response};
@@ -41,6 +42,68 @@ async fn handle(req: Request) -> Response<BoxBody> {
     boxed(finish(&log, response))
 }
 
+/// `POST/GET /v1/devices`, `DELETE /v1/devices/{id}`: where pushes go.
+async fn devices(req: Request, path: &str, log: &RequestLog) -> Result<HttpResponse, ApiError> {
+    let id = path.strip_prefix("/v1/devices/");
+    let allowed: &[Method] = match id {
+        None => &[Method::GET, Method::POST],
+        Some(_) => &[Method::DELETE],
+    };
+    if !allowed.contains(req.method()) {
+        let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+        return Ok(http::method_not_allowed(
+            req.method().as_str(),
+            path,
+            &allow.join(", "),
+        ));
+    }
+    let store = KvStore::open_default(log).await?;
+    let user = auth::member(&req, &store, log).await?;
+    match id {
+        Some(id) => {
+            if !notifications::remove_device(&store, &user.id, id).await? {
+                return Err(ApiError::not_found("no such device"));
+            }
+            log.log("info", "device_removed", json!({ "device_id": id }));
+            Ok(http::empty(204))
+        }
+        None if req.method() == Method::POST => {
+            let body = parse_json(&http::read_body(req).await?)?;
+            let (device, created) =
+                notifications::register_device(&store, &SpinEnv, &user.id, body).await?;
+            if created {
+                log.log(
+                    "info",
+                    "device_registered",
+                    json!({ "device_id": device.id }),
+                );
+            }
+            Ok(http::json(
+                if created { 201 } else { 200 },
+                &device_view(&device),
+            ))
+        }
+        None => {
+            let devices = notifications::list_devices(&store, &user.id).await?;
+            let views: Vec<_> = devices.iter().map(device_view).collect();
+            Ok(http::json(200, &json!({ "devices": views })))
+        }
+    }
+}
+
+/// A device as its owner sees it: the platform and when, never the token.
+fn device_view(device: &Device) -> serde_json::Value {
+    let platform = match device.target {
+        Target::Apns { .. } => "apns",
+        Target::Webpush { .. } => "webpush",
+    };
+    json!({
+        "id": device.id,
+        "platform": platform,
+        "registered_at": rfc3339_from_ms(device.registered_at_ms),
+    })
+}
+
 fn finish(log: &RequestLog, response: HttpResponse) -> HttpResponse {
     log.finish(response.status().as_u16());
     response
@@ -51,6 +114,9 @@ fn boxed(response: HttpResponse) -> Response<BoxBody> {
 }
 
 async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpResponse, ApiError> {
+    if path == "/v1/devices" || path.starts_with("/v1/devices/") {
+        return devices(req, path, log).await;
+    }
     let allowed: &[Method] = match path {
         "/v1/notifications" | "/v1/notifications/unread" | "/v1/notifications/stream" => {
             &[Method::GET]

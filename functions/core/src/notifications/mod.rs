@@ -7,15 +7,21 @@
 //! log entry under it (`notif_log:{user}:{seq}` → notification id), so a
 //! stream that saw up to `n` resumes at `n + 1` with nothing lost or doubled.
 
+mod devices;
 mod inbox;
 mod model;
 mod notify;
+pub mod push;
 mod settings;
 mod stream;
 
 #[cfg(test)]
 mod tests;
 
+pub use devices::{
+    Device, DeviceRequest, MAX_DEVICES, Subscription, SubscriptionKeys, Target, list_devices,
+    register_device, remove_device,
+};
 pub use inbox::{Inbox, MarkRead, list, mark_read, unread_count};
 pub use model::{Actor, Kind, NewNotification, Notification, NotificationView, Subject};
 pub use notify::notify;

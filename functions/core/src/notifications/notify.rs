@@ -9,7 +9,7 @@ use crate::pages::{self, MAX_CAS_TRIES, busy};
 use crate::store::Store;
 
 use super::model::{MAX_ACTORS, MAX_TEXT_CHARS, NewNotification, Notification};
-use super::{inbox, stream};
+use super::{inbox, push, stream};
 
 /// A burst folds into the notification it continues while that was last
 /// touched within this window; after it, a new notification starts.
@@ -91,6 +91,7 @@ async fn create<S: Store>(
         store.set(group, id.as_bytes()).await?;
     }
     stream::log(store, recipient, &n).await?;
+    push::enqueue(store, recipient, n.kind, n.seq).await?;
     Ok(n)
 }
 
@@ -158,6 +159,7 @@ async fn fold<S: Store>(
             }
             pages::remove(store, &inbox::list_of(recipient), current.page, id).await?;
             stream::log(store, recipient, &next).await?;
+            push::enqueue(store, recipient, next.kind, next.seq).await?;
             return Ok(Some(next));
         }
         // Lost a race: the sequence number taken is a gap the stream skips.

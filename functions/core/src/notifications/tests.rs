@@ -288,3 +288,176 @@ fn muted_kinds_are_not_pushed() {
     assert!(!settings.pushes(Kind::Comment));
     assert_eq!(block_on(get_settings(&store, OWNER)).unwrap(), settings);
 }
+
+fn apns(token: &str) -> DeviceRequest {
+    DeviceRequest {
+        platform: "apns".into(),
+        token: Some(token.into()),
+        subscription: None,
+    }
+}
+
+fn webpush(endpoint: &str) -> DeviceRequest {
+    use base64::Engine;
+    let b64 = |n: usize| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(vec![4u8; n]);
+    DeviceRequest {
+        platform: "webpush".into(),
+        token: None,
+        subscription: Some(Subscription {
+            endpoint: endpoint.into(),
+            keys: SubscriptionKeys {
+                p256dh: b64(65),
+                auth: b64(16),
+            },
+            expiration_time: None,
+        }),
+    }
+}
+
+#[test]
+fn devices_register_once_list_and_remove() {
+    let store = MemoryStore::new();
+    let env = env();
+    let token = "ab".repeat(32);
+    let (phone, new) = block_on(register_device(&store, &env, OWNER, apns(&token))).unwrap();
+    assert!(new);
+    let (again, new) = block_on(register_device(
+        &store,
+        &env,
+        OWNER,
+        apns(&token.to_uppercase()),
+    ))
+    .unwrap();
+    assert!(!new);
+    assert_eq!(again.id, phone.id);
+    let (browser, _) = block_on(register_device(
+        &store,
+        &env,
+        OWNER,
+        webpush("https://push.example/abc"),
+    ))
+    .unwrap();
+    let ids: Vec<String> = block_on(list_devices(&store, OWNER))
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(ids, vec![browser.id.clone(), phone.id.clone()]);
+    assert!(block_on(remove_device(&store, OWNER, &phone.id)).unwrap());
+    assert!(!block_on(remove_device(&store, OWNER, &phone.id)).unwrap());
+    assert_eq!(block_on(list_devices(&store, OWNER)).unwrap().len(), 1);
+}
+
+#[test]
+fn bad_devices_are_refused_and_change_nothing() {
+    let store = MemoryStore::new();
+    let env = env();
+    let before = store.snapshot();
+    let mut no_keys = webpush("https://push.example/x");
+    if let Some(sub) = no_keys.subscription.as_mut() {
+        sub.keys.auth = "short".into();
+    }
+    for req in [
+        apns("not-hex"),
+        apns(&"a".repeat(10)),
+        webpush("http://insecure.example/x"),
+        no_keys,
+        DeviceRequest {
+            platform: "fax".into(),
+            token: Some("ab".repeat(32)),
+            subscription: None,
+        },
+        DeviceRequest {
+            platform: "apns".into(),
+            token: None,
+            subscription: None,
+        },
+    ] {
+        let err = block_on(register_device(&store, &env, OWNER, req)).unwrap_err();
+        assert_eq!(err.status, 400);
+    }
+    assert_eq!(store.snapshot(), before);
+    for i in 0..MAX_DEVICES {
+        let token = format!("{i:02x}").repeat(32);
+        block_on(register_device(&store, &env, OWNER, apns(&token))).unwrap();
+    }
+    let err = block_on(register_device(&store, &env, OWNER, apns(&"ff".repeat(32)))).unwrap_err();
+    assert_eq!((err.status, err.code), (409, "too_many_devices"));
+}
+
+#[test]
+fn pushes_queue_only_for_members_with_devices_and_unmuted_kinds() {
+    let store = MemoryStore::new();
+    let env = env();
+    let shard = push::shard_of(OWNER);
+    // No device yet: nothing queued.
+    block_on(notify(&store, &env, OWNER, comment(1, "hi"))).unwrap();
+    assert!(
+        block_on(push::pending(&store, shard, 10))
+            .unwrap()
+            .is_empty()
+    );
+
+    block_on(register_device(&store, &env, OWNER, apns(&"ab".repeat(32)))).unwrap();
+    let mute = SettingsUpdate {
+        muted: Some(vec!["like".into()]),
+        push: None,
+    };
+    block_on(update_settings(&store, OWNER, mute)).unwrap();
+    block_on(notify(&store, &env, OWNER, like(2, "01VIDEOA"))).unwrap();
+    let said = block_on(notify(&store, &env, OWNER, comment(3, "nice")))
+        .unwrap()
+        .unwrap();
+
+    let pending = block_on(push::pending(&store, shard, 10)).unwrap();
+    let intents: Vec<push::PushIntent> = pending.iter().map(|(i, _)| i.clone()).collect();
+    let cursor = pending[0].1;
+    assert_eq!(
+        intents,
+        vec![push::PushIntent {
+            user: OWNER.into(),
+            seq: said.seq
+        }]
+    );
+    let (view, devices) = block_on(push::prepare(&store, &intents[0]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.text.as_deref(), Some("nice"));
+    assert_eq!(devices.len(), 1);
+
+    // Once committed, the dispatcher does not see it again.
+    block_on(push::commit(&store, shard, cursor)).unwrap();
+    assert!(
+        block_on(push::pending(&store, shard, 10))
+            .unwrap()
+            .is_empty()
+    );
+    block_on(notify(&store, &env, OWNER, comment(4, "more"))).unwrap();
+    assert_eq!(block_on(push::pending(&store, shard, 10)).unwrap().len(), 1);
+}
+
+#[test]
+fn the_outbox_is_read_in_order_across_pages_and_resumes_where_it_stopped() {
+    let store = MemoryStore::new();
+    let env = env();
+    block_on(register_device(&store, &env, OWNER, apns(&"ab".repeat(32)))).unwrap();
+    let shard = push::shard_of(OWNER);
+    let total = crate::pages::PAGE_CAPACITY + 10;
+    for n in 0..total {
+        block_on(notify(&store, &env, OWNER, comment(n as u32, "x"))).unwrap();
+    }
+    let mut seen = Vec::new();
+    loop {
+        let batch = block_on(push::pending(&store, shard, 7)).unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        // Handle only the first few of each batch, as a dispatcher that
+        // stops on a temporary failure would.
+        let take = batch.len().min(5);
+        seen.extend(batch[..take].iter().map(|(i, _)| i.seq));
+        block_on(push::commit(&store, shard, batch[take - 1].1)).unwrap();
+    }
+    let expected: Vec<u64> = (1..=total as u64).collect();
+    assert_eq!(seen, expected);
+}
