@@ -48,8 +48,14 @@ fn sign_up_log_in_and_me_survive_a_restart() {
     app.restart();
     let again = login(&app, "ana_lima", "correct horse battery");
     assert_eq!(again.status, 200, "{}", again.json());
-    let me = app.api("GET", "/v1/me", Some(&token(&again)), None);
-    assert_eq!(me.json(), user);
+    let me = app.api("GET", "/v1/me", Some(&token(&again)), None).json();
+    for field in ["id", "handle", "display_name", "created_at"] {
+        assert_eq!(me[field], user[field], "{field}");
+    }
+    assert_eq!(
+        (me["bio"].as_str(), me["minor"].as_bool()),
+        (Some(""), Some(false))
+    );
     // The token issued before the restart still works: sessions are signed, not in memory.
     assert_eq!(
         app.api("GET", "/v1/me", Some(&token(&created)), None)
@@ -142,11 +148,24 @@ fn bad_input_is_refused_and_changes_nothing() {
         (400, "invalid_json")
     );
 
-    let cases: [Value; 4] = [
+    let valid = dreamreel_e2e::sign_up_body("ALPHA-00001", "ivo");
+    let with = |field: &str, value: Value| {
+        let mut body = valid.clone();
+        body[field] = value;
+        body
+    };
+    let mut no_birth_date = valid.clone();
+    no_birth_date.as_object_mut().unwrap().remove("birth_date");
+    let cases = [
         json!({ "invite_code": "ALPHA-00001", "handle": "ivo" }),
-        json!({ "invite_code": "ALPHA-00001", "handle": "1vo", "password": "correct horse battery" }),
-        json!({ "invite_code": "ALPHA-00001", "handle": "ivo", "password": "short" }),
-        json!({ "invite_code": "ALPHA-00001", "handle": "ivo", "password": "correct horse battery", "admin": true }),
+        with("handle", json!("1vo")),
+        with("handle", json!("Admin")),
+        with("password", json!("short")),
+        with("admin", json!(true)),
+        no_birth_date,
+        with("birth_date", json!("2001-02-30")),
+        with("birth_date", json!("3000-01-01")),
+        with("country", json!("USA")),
     ];
     for body in cases {
         let reply = app.api("POST", "/v1/auth/signup", None, Some(&body.to_string()));
@@ -197,4 +216,276 @@ fn me_needs_a_valid_unexpired_token() {
         (expired.status, expired.error_code().as_str()),
         (401, "token_expired")
     );
+}
+
+/// Signs up `handle` with `code`, an adult in the US.
+fn join(app: &TestApp, code: &str, handle: &str) -> Reply {
+    let body = dreamreel_e2e::sign_up_body(code, handle);
+    app.api("POST", "/v1/auth/signup", None, Some(&body.to_string()))
+}
+
+fn codes(app: &TestApp, token: &str) -> Vec<Value> {
+    let reply = app.api("GET", "/v1/invites", Some(token), None);
+    assert_eq!(reply.status, 200, "{}", reply.json());
+    reply.json()["invites"].as_array().unwrap().clone()
+}
+
+#[test]
+fn members_get_invites_see_who_used_them_and_revoke_unused_ones() {
+    let app = app();
+    let ana = app.member("ana");
+    let mine = codes(&app, &ana);
+    assert_eq!(mine.len(), 4);
+    assert!(
+        mine.iter()
+            .all(|i| i["status"] == "unused" && i["used_by"].is_null())
+    );
+    let code = |i: usize| mine[i]["code"].as_str().unwrap().to_owned();
+
+    assert_eq!(join(&app, &code(0).to_lowercase(), "bruno").status, 201);
+    let revoke = app.api(
+        "DELETE",
+        &format!("/v1/invites/{}", code(1)),
+        Some(&ana),
+        None,
+    );
+    assert_eq!(revoke.status, 204);
+    // Revoking twice is fine; a revoked code never works.
+    assert_eq!(
+        app.api(
+            "DELETE",
+            &format!("/v1/invites/{}", code(1)),
+            Some(&ana),
+            None
+        )
+        .status,
+        204
+    );
+    let refused = join(&app, &code(1), "carla");
+    assert_eq!(
+        (refused.status, refused.error_code().as_str()),
+        (403, "invite_revoked")
+    );
+    let reused = join(&app, &code(0), "carla");
+    assert_eq!(
+        (reused.status, reused.error_code().as_str()),
+        (409, "invite_used")
+    );
+
+    let now = codes(&app, &ana);
+    let find = |c: &str| now.iter().find(|i| i["code"] == c).unwrap().clone();
+    assert_eq!(find(&code(0))["status"], "used");
+    assert_eq!(find(&code(0))["used_by"]["handle"], "bruno");
+    assert_eq!(find(&code(1))["status"], "revoked");
+
+    let used = app.api(
+        "DELETE",
+        &format!("/v1/invites/{}", code(0)),
+        Some(&ana),
+        None,
+    );
+    assert_eq!(
+        (used.status, used.error_code().as_str()),
+        (409, "invite_used")
+    );
+    // Someone else's code, or no code at all, is not found.
+    let bruno = app.member("bruna");
+    for c in [code(2), "NOPE-NOPE".to_owned()] {
+        let reply = app.api("DELETE", &format!("/v1/invites/{c}"), Some(&bruno), None);
+        assert_eq!(reply.status, 404);
+    }
+    assert_eq!(app.api("GET", "/v1/invites", None, None).status, 401);
+}
+
+#[test]
+fn admin_routes_check_the_role_on_every_call() {
+    let app = TestApp::start(&[("admin_handles", "Root_Op"), ("invites_per_member", "2")]);
+    let ana = app.member("ana");
+    let root = app.member("root_op");
+    let mint =
+        |token: Option<&str>, body: &str| app.api("POST", "/v1/admin/invites", token, Some(body));
+    let denied = mint(Some(&ana), r#"{"count":3}"#);
+    assert_eq!(
+        (denied.status, denied.error_code().as_str()),
+        (403, "admin_only")
+    );
+    assert_eq!(mint(None, r#"{"count":3}"#).status, 401);
+    assert_eq!(mint(Some(&root), r#"{"count":0}"#).status, 400);
+    assert_eq!(mint(Some(&root), r#"{"count":"3"}"#).status, 400);
+    let minted = mint(Some(&root), r#"{"count":3}"#);
+    assert_eq!(minted.status, 201);
+    let fresh = minted.json()["codes"][0].as_str().unwrap().to_owned();
+    assert_eq!(join(&app, &fresh, "dora").status, 201);
+
+    let grant = |token: &str, handle: &str| {
+        let path = format!("/v1/admin/users/{handle}/invites");
+        app.api("POST", &path, Some(token), Some(r#"{"count":5}"#))
+    };
+    assert_eq!(grant(&ana, "ana").status, 403);
+    assert_eq!(grant(&root, "ghost").status, 404);
+    let granted = grant(&root, "ANA");
+    assert_eq!(granted.status, 201);
+    assert_eq!(codes(&app, &ana).len(), 7);
+}
+
+#[test]
+fn sign_up_has_an_age_gate_and_launch_regions() {
+    let app = app();
+    let body = |code: &str, handle: &str, birth: &str, country: &str| {
+        let mut b = dreamreel_e2e::sign_up_body(code, handle);
+        b["birth_date"] = json!(birth);
+        b["country"] = json!(country);
+        b.to_string()
+    };
+    // 12 years old today (by any clock in the next few years): refused, nothing stored.
+    let kid = app.api(
+        "POST",
+        "/v1/auth/signup",
+        None,
+        Some(&body("ALPHA-00001", "kid", "2024-01-01", "US")),
+    );
+    assert_eq!((kid.status, kid.error_code().as_str()), (422, "too_young"));
+    let abroad = app.api(
+        "POST",
+        "/v1/auth/signup",
+        None,
+        Some(&body("ALPHA-00001", "kid", "1990-01-01", "FR")),
+    );
+    assert_eq!(
+        (abroad.status, abroad.error_code().as_str()),
+        (403, "region_unavailable")
+    );
+
+    // A 15-year-old in Canada joins, with the under-18 protections.
+    let teen_birth = format!("{}-01-01", current_year() - 15);
+    let teen = app.api(
+        "POST",
+        "/v1/auth/signup",
+        None,
+        Some(&body("ALPHA-00001", "kid", &teen_birth, "ca")),
+    );
+    assert_eq!(teen.status, 201, "{}", teen.json());
+    let me = app.api("GET", "/v1/me", Some(&token(&teen)), None).json();
+    assert_eq!(me["minor"], true);
+    assert_eq!(me["protections"]["feed_minutes_per_day"], 60);
+    assert_eq!(me["protections"]["quiet_hours_start"], "22:00");
+    assert_eq!(me["protections"]["cameo"], "only_me");
+    let adult = app.member("grownup");
+    let me = app.api("GET", "/v1/me", Some(&adult), None).json();
+    assert_eq!(me["minor"], false);
+    assert!(me.get("protections").is_none());
+}
+
+#[test]
+fn a_trusted_edge_header_outranks_the_clients_country() {
+    let app = TestApp::start(&[
+        ("bootstrap_invites", INVITES),
+        ("trusted_country_header", "X-Viewer-Country"),
+        ("signup_countries", "US,CA,MX"),
+    ]);
+    let send = |code: &str, handle: &str, declared: &str, edge: &str| {
+        let mut body = dreamreel_e2e::sign_up_body(code, handle);
+        body["country"] = json!(declared);
+        let body = body.to_string();
+        let headers = [
+            ("content-type", "application/json"),
+            ("x-viewer-country", edge),
+        ];
+        let reply = app.raw("POST", "/v1/auth/signup", &headers, body.as_bytes());
+        dreamreel_e2e::openapi::assert_conforms(
+            "POST",
+            "/v1/auth/signup",
+            reply.status,
+            &reply.body,
+        );
+        reply
+    };
+    let refused = send("ALPHA-00001", "ana", "US", "FR");
+    assert_eq!(
+        (refused.status, refused.error_code().as_str()),
+        (403, "region_unavailable")
+    );
+    assert_eq!(send("ALPHA-00001", "ana", "FR", "MX").status, 201);
+}
+
+#[test]
+fn log_out_refresh_and_log_out_everywhere() {
+    let app = app();
+    let first = token(&signup(&app, "ALPHA-00001", "ana", "correct horse battery"));
+    let second = token(&login(&app, "ana", "correct horse battery"));
+    let me = |t: &str| app.api("GET", "/v1/me", Some(t), None).status;
+
+    assert_eq!(
+        app.api("POST", "/v1/auth/logout", Some(&first), None)
+            .status,
+        204
+    );
+    assert_eq!(me(&first), 401);
+    assert_eq!(me(&second), 200);
+    assert_eq!(
+        app.api("POST", "/v1/auth/logout", Some(&first), None)
+            .status,
+        401
+    );
+
+    let refreshed = app.api("POST", "/v1/auth/refresh", Some(&second), None);
+    assert_eq!(refreshed.status, 200);
+    let third = token(&refreshed);
+    assert_eq!(me(&second), 401);
+    assert_eq!(me(&third), 200);
+    assert_eq!(
+        app.api("POST", "/v1/auth/refresh", Some(&second), None)
+            .status,
+        401
+    );
+
+    let fourth = token(&login(&app, "ana", "correct horse battery"));
+    assert_eq!(
+        app.api("POST", "/v1/auth/logout-all", Some(&third), None)
+            .status,
+        204
+    );
+    assert_eq!((me(&third), me(&fourth)), (401, 401));
+    let fresh = token(&login(&app, "ana", "correct horse battery"));
+    assert_eq!(me(&fresh), 200);
+}
+
+#[test]
+fn log_in_and_sign_up_are_rate_limited() {
+    let app = TestApp::start(&[
+        ("bootstrap_invites", INVITES),
+        (
+            "auth_rate_limits",
+            "window=3600,login_handle=2,signup_address=3",
+        ),
+    ]);
+    signup(&app, "ALPHA-00001", "ana", "correct horse battery");
+    assert_eq!(login(&app, "ana", "wrong horse battery").status, 401);
+    assert_eq!(login(&app, "ana", "correct horse battery").status, 200);
+    let limited = login(&app, "ANA", "correct horse battery");
+    assert_eq!(
+        (limited.status, limited.error_code().as_str()),
+        (429, "rate_limited")
+    );
+    let wait: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&wait));
+    // Another handle still logs in (the address limit is far higher).
+    signup(&app, "ALPHA-00002", "bruno", "correct horse battery");
+    assert_eq!(login(&app, "bruno", "correct horse battery").status, 200);
+    // Sign-ups from this address: three counted already (ana, bruno, this one).
+    let third = signup(&app, "ALPHA-00003", "carla", "correct horse battery");
+    assert_eq!(third.status, 201);
+    let fourth = signup(&app, "NOPE-NOPE", "dora", "correct horse battery");
+    assert_eq!(
+        (fourth.status, fourth.error_code().as_str()),
+        (429, "rate_limited")
+    );
+}
+
+fn current_year() -> u64 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    1970 + secs / 31_556_952
 }

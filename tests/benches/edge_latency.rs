@@ -94,14 +94,8 @@ fn row(name: &str, f: &Figures) {
 
 fn main() {
     let app = TestApp::start(&[("bootstrap_invites", "BENCH-00001")]);
-    let signup = app.call(
-        "POST",
-        "/v1/auth/signup",
-        None,
-        Some(
-            r#"{"invite_code":"BENCH-00001","handle":"bench","password":"correct horse battery"}"#,
-        ),
-    );
+    let body = dreamreel_e2e::sign_up_body("BENCH-00001", "bench").to_string();
+    let signup = app.call("POST", "/v1/auth/signup", None, Some(&body));
     assert_eq!(signup.status, 201, "{}", signup.json());
     let token = signup.json()["token"].as_str().unwrap().to_owned();
     let auth = format!("Bearer {token}");

@@ -163,9 +163,16 @@ impl TestApp {
     }
 }
 
-/// The JSON body of a valid sign-up with `code` for `handle`.
+/// The JSON body of a valid sign-up with `code` for `handle`: an adult in
+/// the US, where sign-up is open by default.
 pub fn sign_up_body(code: &str, handle: &str) -> serde_json::Value {
-    serde_json::json!({ "invite_code": code, "handle": handle, "password": TEST_PASSWORD })
+    serde_json::json!({
+        "invite_code": code,
+        "handle": handle,
+        "password": TEST_PASSWORD,
+        "birth_date": "1990-06-15",
+        "country": "US",
+    })
 }
 
 /// The password every test member signs up with.

@@ -1,26 +1,24 @@
 //! The accounts component: health, the OpenAPI document, invite-only
-//! sign-up, log-in and the signed-in member. A thin shell: parse the
-//! request, call `dreamreel_core::accounts`, write the response.
+//! sign-up, log-in and sessions, profiles, follows, blocks and invites. A
+//! thin shell: parse the request, call `dreamreel_core::accounts`, write the
+//! response.
 
-use dreamreel_core::accounts::{self, LoginRequest, SignupRequest};
-use dreamreel_core::request::parse_json;
+mod invites;
+mod people;
+mod routes;
+mod sessions;
+mod settings;
+
 use dreamreel_core::{ApiError, Store, keys};
 use dreamreel_edge::http::{self, HttpResponse};
-use dreamreel_edge::{KvStore, RequestLog, SpinEnv, config};
-use spin_sdk::http::{Method, Request};
+use dreamreel_edge::{KvStore, RequestLog};
+use spin_sdk::http::Request;
 use spin_sdk::http_service;
+
+use routes::Route;
 
 /// The API description, served as-is so it cannot drift from the file.
 const OPENAPI: &str = include_str!("../../../docs/openapi.json");
-
-/// Every route this component answers, with the one method it accepts.
-const ROUTES: &[(&str, Method)] = &[
-    ("/v1/health", Method::GET),
-    ("/v1/openapi.json", Method::GET),
-    ("/v1/auth/signup", Method::POST),
-    ("/v1/auth/login", Method::POST),
-    ("/v1/me", Method::GET),
-];
 
 /// Routes the request and logs one line for it.
 #[http_service]
@@ -41,52 +39,43 @@ async fn handle(req: Request) -> HttpResponse {
 }
 
 async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpResponse, ApiError> {
-    let Some((_, allowed)) = ROUTES.iter().find(|(p, _)| *p == path) else {
-        return Err(ApiError::not_found(format!("no route for {path}")));
-    };
-    if req.method() != allowed {
+    let route =
+        Route::parse(path).ok_or_else(|| ApiError::not_found(format!("no route for {path}")))?;
+    let allowed = route.methods();
+    if !allowed.contains(req.method()) {
+        let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
         return Ok(http::method_not_allowed(
             req.method().as_str(),
             path,
-            allowed.as_str(),
+            &allow.join(", "),
         ));
     }
-    match path {
-        "/v1/health" => health(log).await,
-        "/v1/openapi.json" => Ok(http::json_text(200, OPENAPI)),
-        "/v1/auth/signup" => {
-            let body: SignupRequest = parse_json(&http::read_body(req).await?)?;
-            let (store, cfg) = (open_store(log).await?, config::accounts(log).await?);
-            let session = accounts::signup(&store, &SpinEnv, &cfg, body).await?;
-            log.log(
-                "info",
-                "signed_up",
-                serde_json::json!({ "user_id": session.user.id }),
-            );
-            Ok(http::json(201, &session))
+    match route {
+        Route::Health => health(log).await,
+        Route::OpenApi => Ok(http::json_text(200, OPENAPI)),
+        Route::Signup | Route::Login | Route::Logout | Route::LogoutAll | Route::Refresh => {
+            sessions::handle(req, route, log).await
         }
-        "/v1/auth/login" => {
-            let body: LoginRequest = parse_json(&http::read_body(req).await?)?;
-            let (store, cfg) = (open_store(log).await?, config::accounts(log).await?);
-            Ok(http::json(
-                200,
-                &accounts::login(&store, &SpinEnv, &cfg, body).await?,
-            ))
+        Route::Invites | Route::Invite(_) | Route::AdminInvites | Route::AdminGrant(_) => {
+            invites::handle(req, route, log).await
         }
-        "/v1/me" => {
-            let (store, cfg) = (open_store(log).await?, config::accounts(log).await?);
-            let auth = http::header(&req, "authorization");
-            Ok(http::json(
-                200,
-                &accounts::me(&store, &SpinEnv, &cfg, auth).await?,
-            ))
-        }
-        _ => Err(ApiError::not_found(format!("no route for {path}"))),
+        _ => people::handle(req, route, log).await,
     }
 }
 
-async fn open_store(log: &RequestLog) -> Result<KvStore, ApiError> {
+pub(crate) async fn open_store(log: &RequestLog) -> Result<KvStore, ApiError> {
     Ok(KvStore::open_default(log).await?)
+}
+
+/// `limit` and `cursor` query parameters of a paged list.
+pub(crate) fn paging(req: &Request) -> Result<(Option<&str>, Option<usize>), ApiError> {
+    let limit = http::query_param(req, "limit")
+        .map(|l| {
+            l.parse()
+                .map_err(|_| ApiError::invalid_request("limit must be a number"))
+        })
+        .transpose()?;
+    Ok((http::query_param(req, "cursor"), limit))
 }
 
 /// Proves the store answers with a read; 503 when it does not.

@@ -6,6 +6,11 @@
 //! | `user:{user_id}`    | JSON [`crate::accounts::User`] (incl. password hash)   |
 //! | `handle:{lowercase}`| the owning user id (UTF-8); claimed by compare-and-swap |
 //! | `invite:{code}`     | JSON [`crate::accounts::invites::Invite`]; `code` is normalised (upper case, no separators) |
+//! | `invites_of:{user_id}:{n}` / `:head` | pages of the normalised invite codes a member was given (same layout as the draft pages) |
+//! | `profile:{user_id}` | JSON [`crate::accounts::Profile`]: bio, birth date, sign-up country and the protections of an under-18 |
+//! | `session_epoch:{user_id}` | counter: bumped by log-out-everywhere; tokens minted under an older number are refused |
+//! | `session_end:{sid}` | Unix ms the ended session's token would expire (log-out, refresh); set by compare-and-swap, so a token refreshes once |
+//! | `rate:{action}:{subject}:{window}` | counter: attempts of `action` (`login_handle`, `login_addr`, `signup_handle`, `signup_addr`; `report` with hour windows) in one fixed window (window = Unix seconds / window length); production lets them expire (DynamoDB TTL) |
 //! | `health:probe`      | never written; the health check reads it to prove the store answers |
 //! | `draft:{draft_id}`  | JSON [`crate::studio::Draft`]; a deleted draft stays as a tombstone (`deleted_at_ms`, prompt erased) so late worker callbacks are refused |
 //! | `drafts:{user_id}:{n}` | page `n` (0, 1, ...) of the maker's draft ids: a JSON array, oldest first, at most [`crate::pages::PAGE_CAPACITY`] entries, appended by compare-and-swap; a deleted draft's entry is blanked (`""`) in place |
@@ -51,6 +56,36 @@ pub fn handle(handle_lowercase: &str) -> String {
 /// `invite:{code}` — an invite's state; `code` must already be normalised.
 pub fn invite(normalised_code: &str) -> String {
     format!("invite:{normalised_code}")
+}
+
+/// `invites_of:{user_id}:{page}` — one page of the invite codes a member was given.
+pub fn invites_of_page(user_id: &str, page: u64) -> String {
+    format!("invites_of:{user_id}:{page}")
+}
+
+/// `invites_of:{user_id}:head` — newest page of a member's invite codes (a hint).
+pub fn invites_of_head(user_id: &str) -> String {
+    format!("invites_of:{user_id}:head")
+}
+
+/// `profile:{user_id}` — a member's profile extras (bio, age, region, protections).
+pub fn profile(user_id: &str) -> String {
+    format!("profile:{user_id}")
+}
+
+/// `session_epoch:{user_id}` — the member's session generation (log-out-everywhere).
+pub fn session_epoch(user_id: &str) -> String {
+    format!("session_epoch:{user_id}")
+}
+
+/// `session_end:{sid}` — a session ended before its expiry.
+pub fn session_end(session_id: &str) -> String {
+    format!("session_end:{session_id}")
+}
+
+/// `rate:{action}:{subject}:{window}` — attempts counted in one fixed window.
+pub fn rate(action: &str, subject: &str, window: u64) -> String {
+    format!("rate:{action}:{subject}:{window}")
 }
 
 /// `health:probe` — read (never written) by the health check to prove the store answers.

@@ -1,6 +1,7 @@
 //! Accounts settings, parsed from the raw text of Spin variables.
 
 use crate::accounts::invites;
+use crate::accounts::policy::AccessPolicy;
 
 /// Sessions last a week unless configured otherwise.
 pub const DEFAULT_SESSION_TTL_SECS: u64 = 7 * 24 * 3600;
@@ -16,6 +17,9 @@ pub struct AccountsConfig {
     pub session_ttl_secs: u64,
     /// Operator-seeded invite codes, normalised; each works once.
     pub bootstrap_invites: Vec<String>,
+    /// Invites, admins, regions, under-18 defaults and rate limits; the
+    /// defaults unless the accounts component sets them ([`Self::with_policy`]).
+    pub policy: AccessPolicy,
 }
 
 impl std::fmt::Debug for AccountsConfig {
@@ -25,6 +29,7 @@ impl std::fmt::Debug for AccountsConfig {
             .field("session_key", &"<redacted>")
             .field("session_ttl_secs", &self.session_ttl_secs)
             .field("bootstrap_invites", &self.bootstrap_invites.len())
+            .field("policy", &self.policy)
             .finish()
     }
 }
@@ -41,6 +46,9 @@ pub enum ConfigError {
     /// A bootstrap invite has characters other than letters, digits, `-` and spaces.
     #[error("bootstrap_invites has an unusable code {0:?}")]
     BadInvite(String),
+    /// An access-policy variable cannot be used (name = value).
+    #[error("unusable accounts setting {0}")]
+    BadPolicy(String),
 }
 
 impl AccountsConfig {
@@ -73,7 +81,13 @@ impl AccountsConfig {
             session_key: session_key.as_bytes().to_vec(),
             session_ttl_secs,
             bootstrap_invites,
+            policy: AccessPolicy::default(),
         })
+    }
+
+    /// The same settings under `policy`.
+    pub fn with_policy(self, policy: AccessPolicy) -> Self {
+        Self { policy, ..self }
     }
 }
 

@@ -4,15 +4,23 @@
 //! `ABCDE-FGHJK` and stored under [`crate::keys::invite`]. Bootstrap codes come
 //! from configuration and have no record until they are used. A code is spent
 //! by compare-and-swap, so two sign-ups racing for one code cannot both win.
+//!
+//! Each member is given a few codes at sign-up (listed under
+//! [`crate::keys::invites_of_page`]); they see who used each and may revoke
+//! an unused one. Revoking and spending race through the same
+//! compare-and-swap, so a code is either used or revoked, never both.
 
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::AccountsConfig;
+use crate::accounts::service::load_users;
+use crate::accounts::{AccountsConfig, InviteList, InviteView, UserSummary};
 use crate::env::{Env, random_bytes};
 use crate::error::ApiError;
 use crate::ids::CROCKFORD;
 use crate::keys;
+use crate::pages::{self, PagedList, Position};
 use crate::store::Store;
+use crate::time::rfc3339_from_ms;
 
 /// Who issued bootstrap invites, as recorded when one is used.
 pub const BOOTSTRAP_ISSUER: &str = "bootstrap";
@@ -32,6 +40,9 @@ pub struct Invite {
     pub used_by: Option<String>,
     /// Unix milliseconds.
     pub used_at_ms: Option<u64>,
+    /// Unix milliseconds; a revoked code never works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at_ms: Option<u64>,
 }
 
 /// Canonical form of a code as typed: upper case, without `-` or spaces.
@@ -82,6 +93,7 @@ pub async fn mint<S: Store>(
         created_at_ms: env.now_ms(),
         used_by: None,
         used_at_ms: None,
+        revoked_at_ms: None,
     })
     .expect("invites serialise");
     let mut codes = Vec::with_capacity(count as usize);
@@ -119,6 +131,11 @@ fn used() -> ApiError {
     ApiError::conflict("invite_used", "this invite code has already been used")
 }
 
+/// 403 `invite_revoked`.
+fn revoked() -> ApiError {
+    ApiError::forbidden("invite_revoked", "this invite code was revoked")
+}
+
 /// Looks `code` (as typed) up without writing: 403 `invite_invalid` when
 /// unknown, 409 `invite_used` when spent.
 pub async fn check<S: Store>(
@@ -134,6 +151,9 @@ pub async fn check<S: Store>(
                 .map_err(|_| ApiError::internal("an invite record is unreadable"))?;
             if invite.used_by.is_some() {
                 return Err(used());
+            }
+            if invite.revoked_at_ms.is_some() {
+                return Err(revoked());
             }
             Ok(Ticket {
                 code,
@@ -164,6 +184,7 @@ pub async fn claim<S: Store>(
         created_at_ms: ticket.created_at_ms,
         used_by: Some(user_id.to_owned()),
         used_at_ms: Some(env.now_ms()),
+        revoked_at_ms: None,
     })
     .expect("invites serialise");
     let key = keys::invite(&ticket.code);
@@ -199,6 +220,120 @@ pub async fn unclaim<S: Store>(store: &S, ticket: &Ticket, user_id: &str) -> Res
         None => store.delete(&key).await?,
     }
     Ok(())
+}
+
+fn given_to(user_id: &str) -> PagedList<'_> {
+    PagedList::new(user_id, keys::invites_of_head, keys::invites_of_page)
+}
+
+/// Mints `count` codes issued by member `user_id` and lists them as theirs.
+pub async fn grant<S: Store>(
+    store: &S,
+    env: &dyn Env,
+    user_id: &str,
+    count: u32,
+) -> Result<Vec<String>, ApiError> {
+    let codes = mint(store, env, user_id, count).await?;
+    for code in &codes {
+        let code = normalise(code).expect("minted codes are codes");
+        pages::append(store, &given_to(user_id), &code, true).await?;
+    }
+    Ok(codes)
+}
+
+/// Most invites one listing answers.
+const MAX_LIST: usize = 100;
+
+fn decode(bytes: &[u8]) -> Result<Invite, ApiError> {
+    serde_json::from_slice(bytes).map_err(|_| ApiError::internal("an invite record is unreadable"))
+}
+
+/// The codes `user_id` was given, newest first, with who used each.
+pub async fn list<S: Store>(
+    store: &S,
+    user_id: &str,
+    cursor: Option<&str>,
+    limit: Option<usize>,
+) -> Result<InviteList, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_LIST {
+        return Err(ApiError::invalid_request(format!(
+            "limit must be between 1 and {MAX_LIST}"
+        )));
+    }
+    let from = cursor.map(Position::decode).transpose()?;
+    let (codes, next) = pages::read_newest_first(store, &given_to(user_id), from, limit, 4).await?;
+    let keys: Vec<String> = codes.iter().map(|c| keys::invite(c)).collect();
+    let mut records = Vec::with_capacity(codes.len());
+    for (code, raw) in codes.iter().zip(store.get_many(&keys).await?) {
+        if let Some(raw) = raw {
+            records.push((code, decode(&raw)?));
+        }
+    }
+    let users: Vec<String> = records
+        .iter()
+        .filter_map(|(_, i)| i.used_by.clone())
+        .collect();
+    let found = load_users(store, &users).await?;
+    let mut found = found.into_iter();
+    let invites = records
+        .into_iter()
+        .map(|(code, invite)| {
+            let used_by = invite.used_by.as_ref().and_then(|_| found.next().flatten());
+            InviteView {
+                code: display(code),
+                status: match (&invite.used_by, invite.revoked_at_ms) {
+                    (Some(_), _) => "used",
+                    (None, Some(_)) => "revoked",
+                    (None, None) => "unused",
+                }
+                .to_owned(),
+                created_at: rfc3339_from_ms(invite.created_at_ms),
+                used_by: used_by.map(|u| UserSummary {
+                    id: u.id,
+                    handle: u.handle,
+                    display_name: u.display_name,
+                }),
+                used_at: invite.used_at_ms.map(rfc3339_from_ms),
+            }
+        })
+        .collect();
+    Ok(InviteList {
+        invites,
+        next_cursor: next.map(|p| p.encode()),
+    })
+}
+
+/// `user_id` revokes one of their unused codes (revoking twice is fine):
+/// 404 when it is not theirs, 409 `invite_used` when already used.
+pub async fn revoke<S: Store>(
+    store: &S,
+    env: &dyn Env,
+    user_id: &str,
+    code: &str,
+) -> Result<(), ApiError> {
+    let not_yours = || ApiError::not_found("you have no such invite code");
+    let code = normalise(code).ok_or_else(not_yours)?;
+    let key = keys::invite(&code);
+    for _ in 0..pages::MAX_CAS_TRIES {
+        let raw = store.get(&key).await?.ok_or_else(not_yours)?;
+        let mut invite = decode(&raw)?;
+        if invite.issued_by != user_id {
+            return Err(not_yours());
+        }
+        if invite.used_by.is_some() {
+            return Err(used());
+        }
+        if invite.revoked_at_ms.is_some() {
+            return Ok(());
+        }
+        invite.revoked_at_ms = Some(env.now_ms());
+        let bytes = serde_json::to_vec(&invite).expect("invites serialise");
+        if store.compare_and_swap(&key, Some(&raw), &bytes).await? {
+            return Ok(());
+        }
+    }
+    Err(pages::busy())
 }
 
 #[cfg(test)]

@@ -7,15 +7,29 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::rfc3339_from_ms;
 
+pub mod admin;
+pub mod age;
 pub mod config;
 pub mod invites;
 pub mod password;
+pub mod policy;
+pub mod profile;
+pub mod ratelimit;
 mod service;
+pub mod sessions;
+pub mod social;
 pub mod token;
 pub mod validate;
+mod views;
 
 pub use config::{AccountsConfig, ConfigError};
-pub use service::{authenticate, login, me, signup};
+pub use policy::AccessPolicy;
+pub use profile::{Profile, protections};
+pub use service::{authenticate, authenticate_session, login, me, signup};
+pub use views::{
+    Client, InviteList, InviteView, MeView, MinorProtections, ProfileUpdate, ProfileView,
+    RelationView, UserPage, UserSummary,
+};
 
 /// A member as stored under [`crate::keys::user`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +97,11 @@ pub struct SignupRequest {
     /// At most 50 characters; defaults to the handle.
     #[serde(default)]
     pub display_name: Option<String>,
+    /// `YYYY-MM-DD`; under-13s are refused.
+    pub birth_date: String,
+    /// ISO 3166-1 alpha-2, as the client declares it; a trusted edge header wins.
+    #[serde(default)]
+    pub country: Option<String>,
 }
 
 /// `POST /v1/auth/login` body.
@@ -94,3 +113,6 @@ pub struct LoginRequest {
     /// The password.
     pub password: String,
 }
+
+#[cfg(test)]
+mod tests;

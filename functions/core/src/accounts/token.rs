@@ -1,7 +1,8 @@
 //! Session bearer tokens: `v1.<payload>.<signature>`, where payload is the
-//! base64url (no padding) JSON `{sub, sid, iat, exp}` and signature is the
-//! base64url HMAC-SHA256 of `v1.<payload>`. Stateless, so sessions survive
-//! restarts and need no store read beyond the user itself.
+//! base64url (no padding) JSON `{sub, sid, iat, exp, epoch}` and signature is
+//! the base64url HMAC-SHA256 of `v1.<payload>`. Signed, so sessions survive
+//! restarts; ending them early (log-out, log-out everywhere, refresh) is a
+//! small record read in the same batch as the user.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -28,6 +29,9 @@ pub struct TokenClaims {
     pub iat: u64,
     /// Expires at, Unix seconds.
     pub exp: u64,
+    /// The member's session epoch when issued; log-out-everywhere moves it on.
+    #[serde(default)]
+    pub epoch: u64,
 }
 
 /// 401 `invalid_token`.
@@ -97,6 +101,7 @@ mod tests {
             sid: "01SESSION".into(),
             iat: 1_000,
             exp: 2_000,
+            epoch: 0,
         }
     }
 

@@ -9,6 +9,41 @@ pub const HANDLE_LEN: std::ops::RangeInclusive<usize> = 3..=24;
 pub const PASSWORD_LEN: std::ops::RangeInclusive<usize> = 10..=128;
 /// Display names are at most 50 characters.
 pub const DISPLAY_NAME_MAX: usize = 50;
+/// Bios are at most 160 characters.
+pub const BIO_MAX: usize = 160;
+/// Handles nobody may sign up with: they name the service, its staff or its
+/// routes, or would confuse people.
+pub const RESERVED_HANDLES: &[&str] = &[
+    "about",
+    "admin",
+    "administrator",
+    "api",
+    "app",
+    "dreamreel",
+    "help",
+    "home",
+    "invite",
+    "invites",
+    "login",
+    "logout",
+    "me",
+    "mod",
+    "moderator",
+    "news",
+    "null",
+    "official",
+    "root",
+    "security",
+    "settings",
+    "signup",
+    "staff",
+    "support",
+    "system",
+    "team",
+    "undefined",
+    "users",
+    "www",
+];
 
 /// Checks a handle and returns its lowercase form, the one uniqueness uses.
 pub fn handle(handle: &str) -> Result<String, ApiError> {
@@ -25,6 +60,29 @@ pub fn handle(handle: &str) -> Result<String, ApiError> {
             "handle must be 3-24 characters of letters, digits, '_' or '.', starting with a letter",
         ))
     }
+}
+
+/// Checks a handle for sign-up: [`handle`]'s rules, and not a reserved word.
+pub fn new_handle(handle_text: &str) -> Result<String, ApiError> {
+    let lower = handle(handle_text)?;
+    if RESERVED_HANDLES.contains(&lower.as_str()) {
+        return Err(ApiError::invalid_request(format!(
+            "handle {lower:?} is reserved; choose another"
+        )));
+    }
+    Ok(lower)
+}
+
+/// Checks a bio (trimmed): at most 160 characters, line breaks allowed but
+/// no other control characters. Empty clears it.
+pub fn bio(bio: &str) -> Result<String, ApiError> {
+    let bio = bio.trim();
+    if bio.chars().count() > BIO_MAX || bio.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ApiError::invalid_request(
+            "bio must be at most 160 characters without control characters",
+        ));
+    }
+    Ok(bio.to_owned())
 }
 
 /// Checks a password's length (in characters, not bytes).
@@ -83,6 +141,24 @@ mod tests {
         ] {
             field_in_message(handle(bad).unwrap_err(), "handle");
         }
+    }
+
+    #[test]
+    fn reserved_handles_are_refused_in_any_case() {
+        field_in_message(new_handle("Admin").unwrap_err(), "handle");
+        field_in_message(new_handle("dreamreel").unwrap_err(), "handle");
+        assert_eq!(new_handle("Ana").unwrap(), "ana");
+        // Looking someone up does not care.
+        assert_eq!(handle("admin").unwrap(), "admin");
+    }
+
+    #[test]
+    fn bios_are_bounded_and_trimmed() {
+        assert_eq!(bio("  hi\nthere ").unwrap(), "hi\nthere");
+        assert_eq!(bio("").unwrap(), "");
+        assert_eq!(bio(&"é".repeat(160)).unwrap().chars().count(), 160);
+        field_in_message(bio(&"x".repeat(161)).unwrap_err(), "bio");
+        field_in_message(bio("a\u{0}b").unwrap_err(), "bio");
     }
 
     #[test]

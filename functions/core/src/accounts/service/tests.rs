@@ -21,11 +21,20 @@ fn req(code: &str, handle: &str, password: &str) -> SignupRequest {
         handle: handle.into(),
         password: password.into(),
         display_name: None,
+        birth_date: "1990-06-15".into(),
+        country: Some("us".into()),
     }
 }
 
 fn sign_up<S: Store>(store: &S, env: &FixedEnv, r: SignupRequest) -> Result<Session, ApiError> {
-    block_on(signup(store, env, &cfg(), r))
+    block_on(signup(store, env, &cfg(), &Client::default(), r))
+}
+
+/// The store's contents less the rate-limit counters (attempts always count).
+fn contents(store: &MemoryStore) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut all: std::collections::BTreeMap<_, _> = store.snapshot().into_iter().collect();
+    all.retain(|k, _| !k.starts_with("rate:"));
+    all
 }
 
 fn log_in(
@@ -38,7 +47,7 @@ fn log_in(
         handle: handle.into(),
         password: pw.into(),
     };
-    block_on(login(store, env, &cfg(), r))
+    block_on(login(store, env, &cfg(), &Client::default(), r))
 }
 
 fn auth(store: &MemoryStore, env: &FixedEnv, header: Option<&str>) -> Result<User, ApiError> {
@@ -47,9 +56,9 @@ fn auth(store: &MemoryStore, env: &FixedEnv, header: Option<&str>) -> Result<Use
 
 /// Runs a refused sign-up and checks it changed nothing.
 fn refused(store: &MemoryStore, env: &FixedEnv, r: SignupRequest) -> (u16, &'static str) {
-    let before = store.snapshot();
+    let before = contents(store);
     let e = sign_up(store, env, r).unwrap_err();
-    assert_eq!(store.snapshot(), before, "a refused sign-up wrote: {e:?}");
+    assert_eq!(contents(store), before, "a refused sign-up wrote: {e:?}");
     (e.status, e.code)
 }
 
@@ -68,17 +77,22 @@ fn sign_up_returns_a_working_session() {
         Some(&format!("Bearer {}", s.token)),
     ))
     .unwrap();
-    assert_eq!(me, s.user);
-    // Stored: the user, the handle (lowercase) and the spent invite; no plaintext password.
-    let keys: Vec<_> = store.snapshot().into_keys().collect();
     assert_eq!(
-        keys,
-        [
-            "handle:ana_lima".to_owned(),
-            "invite:ALPHA00001".into(),
-            format!("user:{}", s.user.id)
-        ]
+        (me.id, me.handle, me.minor),
+        (s.user.id.clone(), s.user.handle.clone(), false)
     );
+    // Stored: the user, profile, handle (lowercase), the spent invite and
+    // the member's own four codes; no plaintext password.
+    let keys: Vec<_> = contents(&store).into_keys().collect();
+    for key in [
+        "handle:ana_lima".to_owned(),
+        "invite:ALPHA00001".into(),
+        format!("user:{}", s.user.id),
+        format!("profile:{}", s.user.id),
+    ] {
+        assert!(keys.contains(&key), "{key} in {keys:?}");
+    }
+    assert_eq!(keys.iter().filter(|k| k.starts_with("invite:")).count(), 5);
     assert!(
         !store
             .snapshot()
@@ -172,6 +186,7 @@ impl Store for RacedInvites {
                 created_at_ms: 0,
                 used_by: Some("SOMEONE".into()),
                 used_at_ms: Some(0),
+                revoked_at_ms: None,
             };
             self.0
                 .set(key, &serde_json::to_vec(&winner).unwrap())
@@ -188,7 +203,10 @@ fn losing_the_invite_race_releases_the_handle() {
     assert_eq!((e.status, e.code), (409, "invite_used"));
     // Only the winner's invite record exists: no handle, no user.
     let keys: Vec<_> = store.0.snapshot().into_keys().collect();
-    assert_eq!(keys, ["invite:ALPHA00001"]);
+    assert_eq!(
+        keys,
+        ["invite:ALPHA00001", "rate:signup_handle:ivo:1928544"]
+    );
 }
 
 /// A store whose user writes fail.
@@ -237,7 +255,7 @@ fn a_failed_user_write_gives_back_handle_and_invite() {
     let before = store.0.snapshot();
     let e = sign_up(&store, &env, req(&code, "ivo", PW)).unwrap_err();
     assert_eq!((e.status, e.code), (500, "storage_unavailable"));
-    assert_eq!(store.0.snapshot(), before);
+    assert_eq!(contents(&store.0), before);
 }
 
 #[test]
@@ -270,14 +288,14 @@ fn log_in_accepts_any_case_of_the_handle() {
 fn wrong_password_and_unknown_handle_look_the_same() {
     let (store, env) = (MemoryStore::new(), FixedEnv::default());
     sign_up(&store, &env, req("ALPHA-00001", "bruno", PW)).unwrap();
-    let before = store.snapshot();
+    let before = contents(&store);
     let wrong = log_in(&store, &env, "bruno", "wrong horse battery").unwrap_err();
     let unknown = log_in(&store, &env, "nobody", PW).unwrap_err();
     let malformed = log_in(&store, &env, "!!", PW).unwrap_err();
     assert_eq!(wrong, unknown);
     assert_eq!(wrong, malformed);
     assert_eq!((wrong.status, wrong.code), (401, "invalid_credentials"));
-    assert_eq!(store.snapshot(), before);
+    assert_eq!(contents(&store), before);
 }
 
 #[test]
