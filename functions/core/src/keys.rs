@@ -40,6 +40,21 @@
 //! | `devices_count:{user_id}` | counter: registered devices |
 //! | `push_outbox:{shard}:{n}` / `:head` | pages of queued pushes (`{user_id}:{seq}`), oldest first; shard = hash of the member |
 //! | `push_cursor:{shard}` | JSON: how far the push dispatcher has read the shard |
+//! | `like:{video_id}:{user_id}` | JSON edge (`on`, `since_ms`, list pages): whether the member likes the video; flipped by compare-and-swap |
+//! | `likers:{video_id}:{n}` / `:head` | pages of the ids of members who liked a video (the edge decides if an entry stands) |
+//! | `my_likes:{user_id}:{n}` / `:head` | pages of the ids of videos a member liked |
+//! | `like_count:{video_id}:{shard}` | counter: one of [`crate::social::LIKE_SHARDS`] shards of a video's likes (shard = hash of the liker); readers sum them |
+//! | `comment_count:{video_id}:{shard}` | counter: one of [`crate::social::COMMENT_SHARDS`] shards of a video's live comments (replies included) |
+//! | `share_count:{video_id}:{shard}` | counter: one of [`crate::social::SHARE_SHARDS`] shards of the members who shared a video |
+//! | `comment:{comment_id}` | JSON [`crate::social::Comment`]; a deleted comment stays as a tombstone (text erased) |
+//! | `comments:{video_id}:{n}` / `:head` | pages of a video's top-level comment ids |
+//! | `replies:{comment_id}:{n}` / `:head` | pages of the reply ids of a top-level comment |
+//! | `reply_count:{comment_id}` | counter: live replies of a top-level comment |
+//! | `comment_like:{comment_id}:{user_id}` | JSON edge: whether the member likes the comment |
+//! | `comment_like_count:{comment_id}` | counter: likes of a comment |
+//! | `comment_idem:{user_id}:{sha256 hex}` | the comment id one `Idempotency-Key` of the member claimed (by compare-and-swap) |
+//! | `share:{code}` | the video id a short link opens (UTF-8) |
+//! | `share_link:{video_id}:{user_id}` | the member's short-link code for the video, claimed by compare-and-swap (one link and one counted share per member) |
 //!
 //! Ids are ULIDs; handles and invite codes are normalised before they reach a key.
 
@@ -268,6 +283,101 @@ pub fn push_outbox_head(shard: &str) -> String {
 /// `push_cursor:{shard}` — how far the dispatcher has read a shard.
 pub fn push_cursor(shard: &str) -> String {
     format!("push_cursor:{shard}")
+}
+
+/// `like:{video_id}:{user_id}` — whether a member likes a video.
+pub fn like(video_id: &str, user_id: &str) -> String {
+    format!("like:{video_id}:{user_id}")
+}
+
+/// `likers:{video_id}:{page}` — one page of a video's likers.
+pub fn likers_page(video_id: &str, page: u64) -> String {
+    format!("likers:{video_id}:{page}")
+}
+
+/// `likers:{video_id}:head` — newest page of a video's likers (a hint).
+pub fn likers_head(video_id: &str) -> String {
+    format!("likers:{video_id}:head")
+}
+
+/// `my_likes:{user_id}:{page}` — one page of the videos a member liked.
+pub fn my_likes_page(user_id: &str, page: u64) -> String {
+    format!("my_likes:{user_id}:{page}")
+}
+
+/// `my_likes:{user_id}:head` — newest page of a member's liked videos (a hint).
+pub fn my_likes_head(user_id: &str) -> String {
+    format!("my_likes:{user_id}:head")
+}
+
+/// `like_count:{video_id}:{shard}` — one shard of a video's like count.
+pub fn like_count(video_id: &str, shard: u32) -> String {
+    format!("like_count:{video_id}:{shard}")
+}
+
+/// `comment_count:{video_id}:{shard}` — one shard of a video's comment count.
+pub fn comment_count(video_id: &str, shard: u32) -> String {
+    format!("comment_count:{video_id}:{shard}")
+}
+
+/// `share_count:{video_id}:{shard}` — one shard of a video's share count.
+pub fn share_count(video_id: &str, shard: u32) -> String {
+    format!("share_count:{video_id}:{shard}")
+}
+
+/// `comment:{comment_id}` — one comment.
+pub fn comment(comment_id: &str) -> String {
+    format!("comment:{comment_id}")
+}
+
+/// `comments:{video_id}:{page}` — one page of a video's top-level comments.
+pub fn comments_page(video_id: &str, page: u64) -> String {
+    format!("comments:{video_id}:{page}")
+}
+
+/// `comments:{video_id}:head` — newest page of a video's comments (a hint).
+pub fn comments_head(video_id: &str) -> String {
+    format!("comments:{video_id}:head")
+}
+
+/// `replies:{comment_id}:{page}` — one page of a comment's replies.
+pub fn replies_page(comment_id: &str, page: u64) -> String {
+    format!("replies:{comment_id}:{page}")
+}
+
+/// `replies:{comment_id}:head` — newest page of a comment's replies (a hint).
+pub fn replies_head(comment_id: &str) -> String {
+    format!("replies:{comment_id}:head")
+}
+
+/// `reply_count:{comment_id}` — live replies of a top-level comment.
+pub fn reply_count(comment_id: &str) -> String {
+    format!("reply_count:{comment_id}")
+}
+
+/// `comment_like:{comment_id}:{user_id}` — whether a member likes a comment.
+pub fn comment_like(comment_id: &str, user_id: &str) -> String {
+    format!("comment_like:{comment_id}:{user_id}")
+}
+
+/// `comment_like_count:{comment_id}` — likes of a comment.
+pub fn comment_like_count(comment_id: &str) -> String {
+    format!("comment_like_count:{comment_id}")
+}
+
+/// `comment_idem:{user_id}:{key_hash}` — the comment an `Idempotency-Key` created.
+pub fn comment_idempotency(user_id: &str, key_hash: &str) -> String {
+    format!("comment_idem:{user_id}:{key_hash}")
+}
+
+/// `share:{code}` — the video a short link opens.
+pub fn share(code: &str) -> String {
+    format!("share:{code}")
+}
+
+/// `share_link:{video_id}:{user_id}` — a member's short-link code for a video.
+pub fn share_link(video_id: &str, user_id: &str) -> String {
+    format!("share_link:{video_id}:{user_id}")
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod notifications;
 pub mod pages;
 pub mod request;
+pub mod social;
 pub mod store;
 pub mod studio;
 pub mod testing;

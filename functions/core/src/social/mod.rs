@@ -1,0 +1,77 @@
+//! Likes, comments and shares of published videos, and their counts.
+//!
+//! A like is an edge record (`like:{video}:{user}`) flipped by
+//! compare-and-swap; only the flip moves the video's like count, which is
+//! sharded ([`LIKE_SHARDS`] counters, shard = hash of the liker) so one hot
+//! video spreads its writes, and read back summed in one batched read
+//! ([`video_counts`]). Comments are records with one level of replies (a
+//! reply to a reply joins its root's thread); shares hand out one short
+//! link per member and video and count each member once.
+//!
+//! Like, comment, reply, comment-like and share each notify the person it
+//! reaches. A notification is a side effect: a busy inbox never refuses the
+//! like that caused it.
+
+mod comments;
+mod counts;
+mod edge;
+mod filter;
+mod likes;
+mod shares;
+
+#[cfg(test)]
+mod tests;
+
+pub use comments::{
+    Comment, CommentLikeState, CommentPage, CommentView, NewComment, Sort, TOP_WINDOW,
+    create_comment, delete_comment, like_comment, list_comments, list_replies, unlike_comment,
+};
+pub use counts::{COMMENT_SHARDS, LIKE_SHARDS, SHARE_SHARDS, VideoCounts, liked_by, video_counts};
+pub use filter::{MAX_COMMENT_CHARS, check_comment};
+pub use likes::{
+    LikeState, LikedPage, LikedVideo, Liker, LikerPage, MAX_PAGE_SIZE, like, liked_videos,
+    likers_page, unlike,
+};
+pub use shares::{CODE_LEN, Shared, resolve_share, share, share_page};
+
+use crate::accounts::User;
+use crate::env::Env;
+use crate::error::ApiError;
+use crate::notifications::{Actor, Kind, NewNotification, Subject, notify};
+use crate::store::Store;
+
+/// 403 `blocked`: the member and the other person blocked one another.
+pub(crate) fn blocked() -> ApiError {
+    ApiError::forbidden("blocked", "you can't interact with this person")
+}
+
+/// Tells `recipient` that `actor` did `kind`; failures are dropped on
+/// purpose: the action already stands and must not be refused for it.
+pub(crate) async fn notify_quietly<S: Store>(
+    store: &S,
+    env: &dyn Env,
+    recipient: &str,
+    kind: Kind,
+    actor: &User,
+    subject: Subject,
+    text: Option<String>,
+) {
+    let new = NewNotification {
+        kind,
+        actor: Some(Actor {
+            id: actor.id.clone(),
+            handle: actor.handle.clone(),
+        }),
+        subject,
+        text,
+    };
+    let _ = notify(store, env, recipient, new).await;
+}
+
+/// `ids` without repeats, first occurrence kept.
+pub(crate) fn ordered_unique(ids: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    ids.into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .collect()
+}
