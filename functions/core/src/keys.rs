@@ -55,6 +55,13 @@
 //! | `comment_idem:{user_id}:{sha256 hex}` | the comment id one `Idempotency-Key` of the member claimed (by compare-and-swap) |
 //! | `share:{code}` | the video id a short link opens (UTF-8) |
 //! | `share_link:{video_id}:{user_id}` | the member's short-link code for the video, claimed by compare-and-swap (one link and one counted share per member) |
+//! | `recent:{scope}:{n}` / `:head` | pages of published video ids, oldest first (scope `all`: every video); the For You feed's fresh and trending candidates |
+//! | `creator_videos:{user_id}:{n}` / `:head` | pages of a creator's published video ids, oldest first |
+//! | `remix_count:{video_id}` | counter: videos published as remixes of this one |
+//! | `vstat:{video_id}:{metric}` | counter: feed signals of a video (`imp` impressions, `watch_ms`, `done` completions, `skip`, `replay`, `hide` "not interested") |
+//! | `feed_profile:{user_id}` | JSON [`crate::feed::Profile`]: the viewer's learned creator and term affinities (bounded), changed by compare-and-swap |
+//! | `feed_seen:{user_id}` | JSON [`crate::feed::Seen`]: the videos the viewer's For You already showed (bounded), and how deep it has read the catalogue |
+//! | `feed_batch:{user_id}:{batch_id}` | present once an event batch was counted (claimed by compare-and-swap, so a retried batch counts once) |
 //!
 //! Ids are ULIDs; handles and invite codes are normalised before they reach a key.
 
@@ -378,6 +385,51 @@ pub fn share(code: &str) -> String {
 /// `share_link:{video_id}:{user_id}` — a member's short-link code for a video.
 pub fn share_link(video_id: &str, user_id: &str) -> String {
     format!("share_link:{video_id}:{user_id}")
+}
+
+/// `recent:{scope}:{page}` — one page of recently published video ids.
+pub fn recent_videos_page(scope: &str, page: u64) -> String {
+    format!("recent:{scope}:{page}")
+}
+
+/// `recent:{scope}:head` — newest page of the recent videos index (a hint).
+pub fn recent_videos_head(scope: &str) -> String {
+    format!("recent:{scope}:head")
+}
+
+/// `creator_videos:{user_id}:{page}` — one page of a creator's video ids.
+pub fn creator_videos_page(user_id: &str, page: u64) -> String {
+    format!("creator_videos:{user_id}:{page}")
+}
+
+/// `creator_videos:{user_id}:head` — newest page of a creator's videos (a hint).
+pub fn creator_videos_head(user_id: &str) -> String {
+    format!("creator_videos:{user_id}:head")
+}
+
+/// `remix_count:{video_id}` — how many published videos remix this one.
+pub fn remix_count(video_id: &str) -> String {
+    format!("remix_count:{video_id}")
+}
+
+/// `vstat:{video_id}:{metric}` — one feed signal counter of a video.
+pub fn video_stat(video_id: &str, metric: &str) -> String {
+    format!("vstat:{video_id}:{metric}")
+}
+
+/// `feed_profile:{user_id}` — a viewer's learned affinities.
+pub fn feed_profile(user_id: &str) -> String {
+    format!("feed_profile:{user_id}")
+}
+
+/// `feed_seen:{user_id}` — what a viewer's For You already showed.
+pub fn feed_seen(user_id: &str) -> String {
+    format!("feed_seen:{user_id}")
+}
+
+/// `feed_batch:{user_id}:{batch_id}` — an event batch already counted.
+pub fn feed_batch(user_id: &str, batch_id: &str) -> String {
+    format!("feed_batch:{user_id}:{batch_id}")
 }
 
 #[cfg(test)]

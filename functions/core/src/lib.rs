@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod env;
 pub mod error;
+pub mod feed;
 pub mod graph;
 pub mod ids;
 pub mod jobs;

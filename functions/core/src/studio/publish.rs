@@ -112,6 +112,8 @@ pub async fn publish<S: Store>(
     if let Some(source) = &video.remix_of {
         pages::append(store, &PagedList::remixes(source), &video.id, true).await?;
     }
+    // The feeds' indexes; a retry finishes them like the remix list.
+    crate::feed::on_published(store, &video, created).await?;
     Ok(Published { video, created })
 }
 
