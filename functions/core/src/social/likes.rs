@@ -124,6 +124,8 @@ pub async fn like<S: Store>(
             ..Subject::default()
         };
         notify_quietly(store, env, &video.owner, Kind::Like, user, subject, None).await;
+        // A like teaches the viewer's For You; it stands even if that fails.
+        let _ = crate::feed::record_like(store, env, &user.id, &video).await;
     }
     state(store, video_id, true, changed).await
 }
