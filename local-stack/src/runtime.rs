@@ -42,6 +42,8 @@ const EPOCH_RECHECK: Duration = Duration::from_secs(1);
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Linear memory one instance may grow to.
 const INSTANCE_MEMORY_LIMIT: usize = 256 << 20;
+/// Component instances alive at once (requests in flight plus open streams).
+const MAX_LIVE_INSTANCES: u32 = 2048;
 
 /// Per-request state of one instance.
 pub struct State {
@@ -338,10 +340,15 @@ fn ticks(d: Duration) -> u64 {
 
 fn engine() -> anyhow::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(512)
-        .total_core_instances(4096)
-        .total_memories(1024)
-        .total_tables(1024)
+    // Every open event stream holds an instance (and its fiber stack) for
+    // minutes, so the pool is sized for thousands of live clients plus the
+    // request traffic beside them (benches/stream_fanout.rs opens 1,000).
+    // Slots are address space reserved up front, committed only when used.
+    pool.total_component_instances(MAX_LIVE_INSTANCES)
+        .total_core_instances(MAX_LIVE_INSTANCES * 8)
+        .total_memories(MAX_LIVE_INSTANCES * 2)
+        .total_tables(MAX_LIVE_INSTANCES * 2)
+        .total_stacks(MAX_LIVE_INSTANCES)
         .max_memory_size(INSTANCE_MEMORY_LIMIT);
     let mut config = Config::new();
     config
