@@ -315,9 +315,9 @@ fn requests_are_checked_before_anything_is_queued() {
             "invalid_request",
         ),
         (
-            json!({ "prompt": "a fox", "cameos": ["bruno"] }),
-            403,
-            "cameo_not_allowed",
+            json!({ "prompt": "a fox", "cameos": ["nobody_here"] }),
+            422,
+            "cameo_unknown",
         ),
         (
             json!({ "prompt": "a fox", "remix_of": "01JD0000000000000000000000" }),

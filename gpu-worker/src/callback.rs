@@ -281,8 +281,30 @@ impl EdgeClient {
         Ok(())
     }
 
-    /// POSTs `body`, retrying transient failures (`tries` overrides the
-    /// policy's count); returns a 2xx or 409 answer.
+    /// `cameo verification`: what a recording holds. Answers the edge's
+    /// verdict (`verified` / `refused`), or `stale` when the challenge it
+    /// answers is closed (nothing to do).
+    pub async fn report_recording(
+        &self,
+        report: &dreamreel_core::cameo::verify::RecordingReport,
+    ) -> Result<String, CallbackError> {
+        let body = serde_json::to_value(report).expect("plain struct serialises");
+        let path = format!("{}/internal/cameo/verifications", self.prefix);
+        let (status, answer) = self
+            .post_path(path, "verification", &body, None, None)
+            .await?;
+        if status == StatusCode::CONFLICT {
+            return Ok("stale".into());
+        }
+        let verdict: serde_json::Value =
+            serde_json::from_slice(&answer).map_err(|e| CallbackError::BadAnswer {
+                action: "verification",
+                detail: e.to_string(),
+            })?;
+        Ok(verdict["status"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// POSTs a job callback; see [`EdgeClient::post_path`].
     async fn post(
         &self,
         job_id: &str,
@@ -291,8 +313,21 @@ impl EdgeClient {
         request_id: Option<&str>,
         tries: Option<u32>,
     ) -> Result<(StatusCode, Bytes), CallbackError> {
-        let tries = tries.unwrap_or(self.retry.attempts).max(1);
         let path = format!("{}/internal/jobs/{job_id}/{action}", self.prefix);
+        self.post_path(path, action, body, request_id, tries).await
+    }
+
+    /// POSTs `body` to `path`, signed, retrying transient failures (`tries`
+    /// overrides the policy's count); returns a 2xx or 409 answer.
+    async fn post_path(
+        &self,
+        path: String,
+        action: &'static str,
+        body: &serde_json::Value,
+        request_id: Option<&str>,
+        tries: Option<u32>,
+    ) -> Result<(StatusCode, Bytes), CallbackError> {
+        let tries = tries.unwrap_or(self.retry.attempts).max(1);
         let url = format!("{}{path}", self.origin);
         let body = Bytes::from(body.to_string());
         let auth = CallbackAuth::new(&self.key);

@@ -1,4 +1,4 @@
-//! S3 event notifications in, job ids out.
+//! S3 event notifications in, job ids (and cameo verification recordings) out.
 //!
 //! Records are parsed one at a time with `aws_lambda_events`' S3 types, so a
 //! single malformed record (some emulators omit required fields) is reported
@@ -8,6 +8,7 @@
 //! are unwrapped, so both delivery routes share this parser.
 
 use aws_lambda_events::event::s3::S3EventRecord;
+use dreamreel_core::cameo::verify::parse_recording_key;
 use dreamreel_core::jobs::spec::job_id_from_key;
 use serde_json::Value;
 use thiserror::Error;
@@ -21,6 +22,21 @@ pub struct JobRef {
     pub bucket: String,
     /// The decoded object key, `jobs/{id}.json`.
     pub key: String,
+}
+
+/// A cameo verification recording named by an `ObjectCreated` record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingRef {
+    /// Whose likeness.
+    pub user_id: String,
+    /// The challenge it answers.
+    pub attempt_id: String,
+    /// Bucket it was uploaded to.
+    pub bucket: String,
+    /// The decoded key, `cameo/{user}/{attempt}.mp4`.
+    pub key: String,
+    /// Unix ms the upload completed (the record's `eventTime`).
+    pub uploaded_at_ms: u64,
 }
 
 /// A record that names no job, and why.
@@ -59,6 +75,8 @@ pub struct ParsedEvent {
     pub test_event: bool,
     /// Jobs to run, in record order (duplicates kept: the ledger dedupes).
     pub jobs: Vec<JobRef>,
+    /// Verification recordings to check.
+    pub recordings: Vec<RecordingRef>,
     /// Records that name no job.
     pub skipped: Vec<Skipped>,
 }
@@ -118,6 +136,7 @@ fn collect(event: &Value, out: &mut ParsedEvent, depth: u8) -> Result<(), EventE
                 Ok(nested) => {
                     out.test_event |= nested.test_event;
                     out.jobs.extend(nested.jobs);
+                    out.recordings.extend(nested.recordings);
                     out.skipped.extend(nested.skipped);
                 }
                 Err(error) => out.skipped.push(Skipped::Unparseable { index, error }),
@@ -160,6 +179,16 @@ impl ParsedEvent {
             });
             return;
         };
+        if let Some((user_id, attempt_id)) = parse_recording_key(&key) {
+            self.recordings.push(RecordingRef {
+                user_id: user_id.to_owned(),
+                attempt_id: attempt_id.to_owned(),
+                bucket,
+                uploaded_at_ms: u64::try_from(record.event_time.timestamp_millis()).unwrap_or(0),
+                key,
+            });
+            return;
+        }
         match job_id_from_key(&key) {
             Some(id) => self.jobs.push(JobRef {
                 job_id: id.to_owned(),
@@ -216,6 +245,29 @@ mod tests {
                 "object": {"key": key, "size": 10, "eTag": "e", "sequencer": "1"}
             }
         })
+    }
+
+    #[test]
+    fn cameo_recordings_are_named_with_their_upload_time() {
+        let user = "01USER0000000000000000000A";
+        let key = format!("cameo/{user}/{ID}.mp4");
+        let parsed =
+            parse_event(&json!({ "Records": [record("ObjectCreated:Put", &key)] })).unwrap();
+        assert!(parsed.jobs.is_empty());
+        assert_eq!(
+            parsed.recordings,
+            [RecordingRef {
+                user_id: user.into(),
+                attempt_id: ID.into(),
+                bucket: "media".into(),
+                key,
+                uploaded_at_ms: 1_730_462_400_000,
+            }]
+        );
+        // A look-alike key is no recording.
+        let odd =
+            parse_event(&json!({ "Records": [record("ObjectCreated:Put", "cameo/x/y.mp4")] }));
+        assert!(odd.unwrap().recordings.is_empty());
     }
 
     #[test]

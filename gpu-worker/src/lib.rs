@@ -30,12 +30,15 @@ pub mod render;
 pub mod spec;
 pub mod storage;
 mod util;
+pub mod verification;
 
 pub use aws::AwsSettings;
 pub use backends::local::LocalModel;
 pub use callback::{CallbackError, CallbackStage, Completion, Decision, EdgeClient, RetryPolicy};
 pub use config::{ConfigError, WorkerConfig};
-pub use event::{EventError, JobRef, ParsedEvent, Skipped, parse_event, parse_event_bytes};
+pub use event::{
+    EventError, JobRef, ParsedEvent, RecordingRef, Skipped, parse_event, parse_event_bytes,
+};
 pub use frame::{Soundtrack, YuvFrame};
 pub use ledger::{DynamoLedger, JobLedger, JobRecord, JobState, Lease, LedgerError, SqliteLedger};
 pub use model::{FrameSink, JobControl, ModelError, Progress, Stage, VideoModel};

@@ -62,6 +62,11 @@
 //! | `feed_profile:{user_id}` | JSON [`crate::feed::Profile`]: the viewer's learned creator and term affinities (bounded), changed by compare-and-swap |
 //! | `feed_seen:{user_id}` | JSON [`crate::feed::Seen`]: the videos the viewer's For You already showed (bounded), and how deep it has read the catalogue |
 //! | `feed_batch:{user_id}:{batch_id}` | present once an event batch was counted (claimed by compare-and-swap, so a retried batch counts once) |
+//! | `cameo:{user_id}` | JSON [`crate::cameo::Cameo`]: verification state, the pending challenge, who may cast them and their instructions; changed by compare-and-swap |
+//! | `cameo_grant:{owner}:{grantee}` | JSON [`crate::cameo::grants::Grant`]: a request to cast `owner` and its answer (requested, approved, denied, revoked) |
+//! | `cameo_asks_in:{owner}:{n}` / `:head` | pages of the ids of members who asked to cast `owner` |
+//! | `cameo_asks_out:{grantee}:{n}` / `:head` | pages of the ids of owners a member asked |
+//! | `appearances:{owner}:{n}` / `:head` | pages of the ids of drafts (and so videos) that cast `owner`, oldest first |
 //!
 //! Ids are ULIDs; handles and invite codes are normalised before they reach a key.
 
@@ -430,6 +435,46 @@ pub fn feed_seen(user_id: &str) -> String {
 /// `feed_batch:{user_id}:{batch_id}` — an event batch already counted.
 pub fn feed_batch(user_id: &str, batch_id: &str) -> String {
     format!("feed_batch:{user_id}:{batch_id}")
+}
+
+/// `cameo:{user_id}` — a member's cameo.
+pub fn cameo(user_id: &str) -> String {
+    format!("cameo:{user_id}")
+}
+
+/// `cameo_grant:{owner}:{grantee}` — whether `grantee` may cast `owner`.
+pub fn cameo_grant(owner: &str, grantee: &str) -> String {
+    format!("cameo_grant:{owner}:{grantee}")
+}
+
+/// `cameo_asks_in:{owner}:{page}` — who asked to cast `owner`.
+pub fn cameo_asks_in_page(owner: &str, page: u64) -> String {
+    format!("cameo_asks_in:{owner}:{page}")
+}
+
+/// `cameo_asks_in:{owner}:head` — newest page of [`cameo_asks_in_page`] (a hint).
+pub fn cameo_asks_in_head(owner: &str) -> String {
+    format!("cameo_asks_in:{owner}:head")
+}
+
+/// `cameo_asks_out:{grantee}:{page}` — whom a member asked.
+pub fn cameo_asks_out_page(grantee: &str, page: u64) -> String {
+    format!("cameo_asks_out:{grantee}:{page}")
+}
+
+/// `cameo_asks_out:{grantee}:head` — newest page of [`cameo_asks_out_page`] (a hint).
+pub fn cameo_asks_out_head(grantee: &str) -> String {
+    format!("cameo_asks_out:{grantee}:head")
+}
+
+/// `appearances:{owner}:{page}` — drafts that cast `owner`.
+pub fn appearances_page(owner: &str, page: u64) -> String {
+    format!("appearances:{owner}:{page}")
+}
+
+/// `appearances:{owner}:head` — newest page of [`appearances_page`] (a hint).
+pub fn appearances_head(owner: &str) -> String {
+    format!("appearances:{owner}:head")
 }
 
 #[cfg(test)]

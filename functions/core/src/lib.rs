@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod cameo;
 pub mod env;
 pub mod error;
 pub mod feed;

@@ -181,6 +181,24 @@ impl S3Config {
             .map_err(|e| e.to_string())
     }
 
+    /// A presigned `PUT` URL for `key` against the public endpoint: the
+    /// client uploads straight to storage, with exactly `content_type`
+    /// (signed, so another type is refused).
+    pub fn presigned_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_secs: u64,
+        now_secs: u64,
+    ) -> Result<String, String> {
+        let request = SigRequest::new("PUT", &self.path(key))
+            .with_header("host", &self.public_endpoint.authority)
+            .with_header("content-type", content_type);
+        self.signer
+            .presigned_url(&self.public_endpoint.base, &request, expires_secs, now_secs)
+            .map_err(|e| e.to_string())
+    }
+
     /// Media links valid for [`MEDIA_URL_TTL_SECS`] from `now_ms`.
     pub fn media_signer(&self, now_ms: u64) -> MediaLinks<'_> {
         MediaLinks {

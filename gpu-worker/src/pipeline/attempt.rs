@@ -274,12 +274,26 @@ fn generation_spec(spec: &JobSpec) -> Result<GenerationSpec, Stop> {
         reason: format!("unknown aspect {:?}", spec.aspect),
         report: true,
     })?;
-    let generation = GenerationSpec::new(spec.prompt.clone(), spec.duration_ms, aspect, spec.seed);
+    let generation = GenerationSpec::new(model_prompt(spec), spec.duration_ms, aspect, spec.seed);
     generation.validate().map_err(|e| Stop::Invalid {
         reason: e.to_string(),
         report: true,
     })?;
     Ok(generation)
+}
+
+/// The prompt as the model gets it: the member's words, then what each cast
+/// person asked of every clip they appear in ("@ana: always wearing glasses").
+fn model_prompt(spec: &JobSpec) -> String {
+    let mut prompt = spec.prompt.clone();
+    for member in spec.cast.iter().filter(|m| !m.preferences.is_empty()) {
+        let line = format!("\n@{}: {}", member.handle, member.preferences.join("; "));
+        // Past the model's limit a wish is dropped rather than the job.
+        if prompt.len() + line.len() <= crate::spec::MAX_PROMPT_BYTES {
+            prompt.push_str(&line);
+        }
+    }
+    prompt
 }
 
 /// Posts the latest progress at most once per `interval` until the render
@@ -333,9 +347,21 @@ mod tests {
             seed: 3,
             remix_of: None,
             cameos: Vec::new(),
+            cast: Vec::new(),
             request_id: "r".into(),
             created_at: "2024-11-01T12:00:00Z".into(),
         };
+        spec.cast = vec![dreamreel_core::cameo::cast::CastMember {
+            user_id: "01ANA".into(),
+            handle: "ana".into(),
+            preferences: vec!["Always wearing glasses".into(), "curly hair".into()],
+            reference_key: None,
+        }];
+        assert_eq!(
+            model_prompt(&spec),
+            "a lighthouse in a storm\n@ana: Always wearing glasses; curly hair"
+        );
+        spec.cast.clear();
         let g = generation_spec(&spec).ok().unwrap();
         assert_eq!(
             (g.width, g.height, g.fps, g.frame_count()),

@@ -89,6 +89,16 @@ impl Worker {
         &self.ledger
     }
 
+    /// The object storage in use.
+    pub(crate) fn storage(&self) -> &dyn ObjectStorage {
+        self.storage.as_ref()
+    }
+
+    /// The edge's callback client.
+    pub(crate) fn edge(&self) -> &EdgeClient {
+        &self.edge
+    }
+
     /// Handles one S3 notification (or SQS batch of them): runs every job it
     /// names, one after another. `Err` means the event itself is unreadable:
     /// log it and drop it, since redelivering cannot help.
@@ -121,6 +131,23 @@ impl Worker {
                 job_id: job.job_id,
                 result,
             });
+        }
+        for recording in parsed.recordings {
+            if recording.bucket != self.config.bucket {
+                report.skipped.push(Skipped::ForeignBucket {
+                    bucket: recording.bucket,
+                    key: recording.key,
+                });
+                continue;
+            }
+            if let Err(error) = self.check_recording(&recording).await {
+                // The member sees a pending verification and may upload again.
+                worker_event(
+                    "error",
+                    "recording not checked",
+                    json!({"key": recording.key, "error": error}),
+                );
+            }
         }
         for skipped in &report.skipped {
             // Other keys and event kinds are expected (the worker's own media

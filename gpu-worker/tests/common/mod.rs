@@ -46,6 +46,7 @@ pub fn spec(job_id: &str) -> JobSpec {
         seed: 7,
         remix_of: None,
         cameos: Vec::new(),
+        cast: Vec::new(),
         request_id: format!("req-{job_id}"),
         created_at: "2024-11-01T12:00:00Z".to_owned(),
     }

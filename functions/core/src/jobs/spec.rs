@@ -29,6 +29,10 @@ pub struct JobSpec {
     /// Cameo owners cast in the clip (user ids).
     #[serde(default)]
     pub cameos: Vec<String>,
+    /// The cast as the model gets them: handles, written preferences
+    /// ("always wearing glasses") and their verified reference recordings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cast: Vec<crate::cameo::cast::CastMember>,
     /// The request that created the job, so logs follow it from tap to MP4.
     pub request_id: String,
     /// When the edge accepted it (RFC 3339).

@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::jobs::callback::MAX_SKEW_SECS;
 use crate::jobs::{CallbackAuth, media_keys};
 use crate::keys;
-use crate::notifications::{self, Kind, NewNotification, Subject};
+use crate::notifications::{self, Actor, Kind, NewNotification, Subject};
 use crate::store::Store;
 use crate::studio::record::{self, Change};
 use crate::studio::validate::is_ulid;
@@ -191,12 +191,9 @@ pub async fn start<S: Store>(
     }
     // Rules that may refuse a job before it runs are re-checked here, since
     // the world may have changed since it was queued.
-    let source_gone = match record::load(store, job_id).await? {
-        Some(Draft {
-            remix_of: Some(source),
-            ..
-        }) => store.get(&keys::video(&source)).await?.is_none(),
-        _ => false,
+    let refusal = match record::load(store, job_id).await? {
+        Some(draft) => refusal_at_start(store, &draft).await?,
+        None => None,
     };
     let now = env.now_ms();
     let mut before = None;
@@ -209,19 +206,15 @@ pub async fn start<S: Store>(
         next.updated_at_ms = now;
         match d.status {
             DraftStatus::Ready => Ok(Change::Keep((Answer::stop("draft_ready"), false))),
-            DraftStatus::Queued | DraftStatus::Running if source_gone => {
+            DraftStatus::Queued | DraftStatus::Running if refusal.is_some() => {
+                let failure = refusal.clone().unwrap_or_default();
+                let answer = Answer::stop(&failure.code);
                 next.status = DraftStatus::Refused;
                 next.stage = None;
-                next.failure = Some(Failure {
-                    code: "remix_source_removed".into(),
-                    reason: "the video this remixes is no longer published".into(),
-                });
+                next.failure = Some(failure);
                 let refund = !d.quota_refunded;
                 next.quota_refunded = true;
-                Ok(Change::Write(
-                    Box::new(next),
-                    (Answer::stop("remix_source_removed"), refund),
-                ))
+                Ok(Change::Write(Box::new(next), (answer, refund)))
             }
             DraftStatus::Queued => {
                 next.status = DraftStatus::Running;
@@ -242,6 +235,26 @@ pub async fn start<S: Store>(
     })
     .await?;
     settle(store, env, outcome, before).await
+}
+
+/// Why a queued job may no longer run: its remix source is gone, or someone
+/// it casts no longer lets its maker (consent revoked, settings changed,
+/// a block, a new instruction the prompt breaks).
+async fn refusal_at_start<S: Store>(store: &S, draft: &Draft) -> Result<Option<Failure>, ApiError> {
+    if let Some(source) = &draft.remix_of
+        && store.get(&keys::video(source)).await?.is_none()
+    {
+        return Ok(Some(Failure {
+            code: "remix_source_removed".into(),
+            reason: "the video this remixes is no longer published".into(),
+        }));
+    }
+    let consent =
+        crate::cameo::cast::recheck(store, &draft.owner, &draft.prompt, &draft.cameos).await?;
+    Ok(consent.map(|(_, reason)| Failure {
+        code: "cameo_consent_withdrawn".into(),
+        reason,
+    }))
 }
 
 /// `progress`: how far along the job is. Ignored once ready; never moves
@@ -467,5 +480,32 @@ async fn announce<S: Store>(store: &S, env: &dyn Env, draft: &Draft) -> Result<(
         text,
     };
     notifications::notify(store, env, &draft.owner, new).await?;
+    if draft.status == DraftStatus::Ready {
+        for member in draft.cameos.iter().filter(|c| **c != draft.owner) {
+            let new = NewNotification {
+                kind: Kind::CameoDraftReady,
+                actor: maker(store, &draft.owner).await?,
+                subject: Subject {
+                    draft_id: Some(draft.id.clone()),
+                    ..Subject::default()
+                },
+                text: None,
+            };
+            notifications::notify(store, env, member, new).await?;
+        }
+    }
     Ok(())
+}
+
+/// The maker as a notification's actor.
+async fn maker<S: Store>(store: &S, id: &str) -> Result<Option<Actor>, ApiError> {
+    let Some(bytes) = store.get(&keys::user(id)).await? else {
+        return Ok(None);
+    };
+    let user: crate::accounts::User = serde_json::from_slice(&bytes)
+        .map_err(|_| ApiError::internal("a user record is unreadable"))?;
+    Ok(Some(Actor {
+        id: user.id,
+        handle: user.handle,
+    }))
 }

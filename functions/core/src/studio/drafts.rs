@@ -29,13 +29,18 @@ pub(crate) fn not_found() -> ApiError {
     ApiError::not_found("no such draft")
 }
 
-/// The caller's draft `id`.
+/// Draft `id`, for its maker or someone it casts (their likeness, their
+/// right to see it); 404 for anyone else.
 pub async fn get_draft<S: Store>(store: &S, user_id: &str, id: &str) -> Result<Draft, ApiError> {
     if !is_ulid(id) {
         return Err(not_found());
     }
     match record::load(store, id).await? {
-        Some(d) if d.owner == user_id && !d.is_deleted() => Ok(d),
+        Some(d)
+            if (d.owner == user_id || d.cameos.iter().any(|c| c == user_id)) && !d.is_deleted() =>
+        {
+            Ok(d)
+        }
         _ => Err(not_found()),
     }
 }

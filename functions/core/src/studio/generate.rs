@@ -14,6 +14,7 @@ use crate::error::ApiError;
 use crate::ids::new_ulid;
 use crate::jobs::JobSpec;
 use crate::keys;
+use crate::notifications::{self, Actor, Kind, NewNotification, Subject};
 use crate::pages::{self, PagedList};
 use crate::store::{Store, decode_counter};
 use crate::studio::record;
@@ -52,9 +53,7 @@ pub async fn create_generation<S: Store>(
 ) -> Result<Accepted, ApiError> {
     let idempotency_hash = idempotency_key.map(validate::idempotency_key).transpose()?;
     let input = validate::generation(req)?;
-    if let Some(handle) = input.cameos.first() {
-        return Err(cameo_not_allowed(handle));
-    }
+    let cast = crate::cameo::cast::check(store, user, &input.prompt, &input.cameos).await?;
     if let Some(source) = &input.remix_of {
         check_remix_source(store, &user.id, source).await?;
     }
@@ -99,7 +98,7 @@ pub async fn create_generation<S: Store>(
             return Err(e);
         }
     };
-    let draft = new_draft(
+    let mut draft = new_draft(
         env,
         user,
         request_id,
@@ -109,12 +108,18 @@ pub async fn create_generation<S: Store>(
         page,
         idempotency_hash,
     );
+    draft.cameos = cast.iter().map(|c| c.user_id.clone()).collect();
+    draft.cast = cast;
     if let Err(e) = store
         .set(&keys::draft(&draft.id), &record::encode(&draft))
         .await
     {
         let _ = abandon_generation(store, &draft).await;
         return Err(e.into());
+    }
+    if let Err(e) = tell_the_cast(store, env, user, &draft).await {
+        let _ = abandon_generation(store, &draft).await;
+        return Err(e);
     }
     Ok(Accepted {
         job: Some(draft.job_spec()),
@@ -145,8 +150,8 @@ fn new_draft(
         duration_ms: input.duration_ms,
         aspect: input.aspect,
         seed,
-        // Every cast cameo is refused until cameo verification exists.
         cameos: Vec::new(),
+        cast: Vec::new(),
         remix_of: input.remix_of,
         status: DraftStatus::Queued,
         progress: 0.0,
@@ -211,14 +216,31 @@ pub(crate) fn utc_day(unix_ms: u64) -> String {
     rfc3339_from_ms(unix_ms)[..10].to_owned()
 }
 
-fn cameo_not_allowed(handle: &str) -> ApiError {
-    ApiError::forbidden(
-        "cameo_not_allowed",
-        format!(
-            "@{handle} cannot be cast: cameo verification is not available yet, so nobody has a \
-             verified likeness to lend; casting arrives with cameo verification"
-        ),
-    )
+/// Lists the draft among each cast member's appearances and tells them,
+/// the moment it is asked for, that their likeness is being used.
+async fn tell_the_cast<S: Store>(
+    store: &S,
+    env: &dyn Env,
+    maker: &User,
+    draft: &Draft,
+) -> Result<(), ApiError> {
+    crate::cameo::appearances::record(store, &draft.cameos, &draft.id).await?;
+    for member in draft.cameos.iter().filter(|c| **c != maker.id) {
+        let new = NewNotification {
+            kind: Kind::CameoRequested,
+            actor: Some(Actor {
+                id: maker.id.clone(),
+                handle: maker.handle.clone(),
+            }),
+            subject: Subject {
+                draft_id: Some(draft.id.clone()),
+                ..Subject::default()
+            },
+            text: Some(draft.prompt.clone()),
+        };
+        notifications::notify(store, env, member, new).await?;
+    }
+    Ok(())
 }
 
 /// A remix must start from a published video. The maker's own unpublished

@@ -36,7 +36,7 @@ pub use model::{
     Draft, DraftMedia, DraftStatus, DraftView, Failure, GenerationRequest, IdempotencyRecord,
     MediaSigner, MediaView, PublishRequest, Removal, Video, VideoView,
 };
-pub use publish::{Published, RemixList, get_video, list_remixes, publish};
+pub use publish::{Published, RemixList, get_video, list_remixes, publish, remove_video};
 
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cameo::cast::CastMember;
+
 use crate::error::ApiError;
 use crate::jobs::JobSpec;
 use crate::time::rfc3339_from_ms;
@@ -92,7 +94,7 @@ pub struct DraftMedia {
 }
 
 /// Why a draft ended without media.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     /// Stable code (`generation_failed`, `invalid_spec`, `draft_deleted`, ...).
     pub code: String,
@@ -118,6 +120,9 @@ pub struct Draft {
     /// User ids of cast members.
     #[serde(default)]
     pub cameos: Vec<String>,
+    /// The cast as the model gets them (handles, preferences, references).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cast: Vec<CastMember>,
     /// The published video this remixes.
     #[serde(default)]
     pub remix_of: Option<String>,
@@ -174,6 +179,7 @@ impl Draft {
             seed: self.seed,
             remix_of: self.remix_of.clone(),
             cameos: self.cameos.clone(),
+            cast: self.cast.clone(),
             request_id: self.request_id.clone(),
             created_at: rfc3339_from_ms(self.created_at_ms),
         }

@@ -10,6 +10,7 @@ use crate::accounts::User;
 use crate::env::Env;
 use crate::error::ApiError;
 use crate::keys;
+use crate::notifications::{self, Actor, Kind, NewNotification, Subject};
 use crate::pages::{self, PagedList, Position};
 use crate::store::Store;
 use crate::studio::record::{self, Change};
@@ -114,7 +115,42 @@ pub async fn publish<S: Store>(
     }
     // The feeds' indexes; a retry finishes them like the remix list.
     crate::feed::on_published(store, &video, created).await?;
+    if created {
+        announce(store, env, user, &video).await?;
+    }
     Ok(Published { video, created })
+}
+
+/// Tells the source video's maker about a remix and each cast member that
+/// their likeness went public.
+async fn announce<S: Store>(
+    store: &S,
+    env: &dyn Env,
+    user: &User,
+    video: &Video,
+) -> Result<(), ApiError> {
+    let actor = Actor {
+        id: user.id.clone(),
+        handle: user.handle.clone(),
+    };
+    let about = |kind| NewNotification {
+        kind,
+        actor: Some(actor.clone()),
+        subject: Subject {
+            video_id: Some(video.id.clone()),
+            ..Subject::default()
+        },
+        text: Some(video.caption.clone()),
+    };
+    if let Some(source) = &video.remix_of
+        && let Some(original) = load_video(store, source).await?
+    {
+        notifications::notify(store, env, &original.owner, about(Kind::Remix)).await?;
+    }
+    for cast in &video.cameos {
+        notifications::notify(store, env, cast, about(Kind::CameoPublished)).await?;
+    }
+    Ok(())
 }
 
 fn not_found() -> ApiError {
@@ -139,6 +175,37 @@ pub async fn get_video<S: Store>(store: &S, id: &str) -> Result<Video, ApiError>
         .await?
         .filter(Video::is_live)
         .ok_or_else(|| ApiError::not_found("no such video"))
+}
+
+/// Takes video `id` down for `reason` (`deleted`, `taken_down`,
+/// `taken_down_by_cameo`, ...): it stays as a tombstone, so every feed,
+/// page and link refuses it from now on. `false` when there was no live video.
+pub async fn remove_video<S: Store>(
+    store: &S,
+    env: &dyn Env,
+    id: &str,
+    reason: &str,
+) -> Result<bool, ApiError> {
+    let key = keys::video(id);
+    for _ in 0..crate::pages::MAX_CAS_TRIES {
+        let Some(bytes) = store.get(&key).await? else {
+            return Ok(false);
+        };
+        let mut video: Video = serde_json::from_slice(&bytes)
+            .map_err(|_| ApiError::internal("a video record is unreadable"))?;
+        if !video.is_live() {
+            return Ok(false);
+        }
+        video.removed = Some(crate::studio::Removal {
+            at_ms: env.now_ms(),
+            reason: reason.to_owned(),
+        });
+        let next = serde_json::to_vec(&video).expect("videos serialise");
+        if store.compare_and_swap(&key, Some(&bytes), &next).await? {
+            return Ok(true);
+        }
+    }
+    Err(crate::pages::busy())
 }
 
 /// One page of the ids of videos remixing a video, newest first.

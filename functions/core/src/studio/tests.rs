@@ -255,8 +255,8 @@ fn bad_requests_are_refused_before_anything_is_written() {
         ..req("fox")
     };
     let e = refused_without_writes(&w, &ana, None, cast);
-    assert_eq!((e.status, e.code), (403, "cameo_not_allowed"));
-    assert!(e.message.contains("verification"), "{}", e.message);
+    assert_eq!((e.status, e.code), (422, "cameo_unknown"));
+    assert!(e.message.contains("@bruno"), "{}", e.message);
 
     let e = refused_without_writes(&w, &ana, Some(&"k".repeat(101)), req("fox"));
     assert_eq!(e.code, "invalid_request");
@@ -772,6 +772,15 @@ fn remix_lineage_is_kept_both_ways() {
         w.publish(&bruno, &d.id, "remix").unwrap();
         remixes.push(d.id);
     }
+    // The source's maker hears of each remix once (republishing is silent).
+    let inbox = block_on(crate::notifications::list(&w.store, &ana.id, None, None)).unwrap();
+    let heard: Vec<_> = inbox
+        .items
+        .iter()
+        .filter(|n| n.kind == "remix")
+        .map(|n| n.subject.video_id.clone().unwrap())
+        .collect();
+    assert_eq!(heard, remixes.iter().rev().cloned().collect::<Vec<_>>());
     remixes.reverse();
     let list = block_on(list_remixes(&w.store, &source.id, None, None)).unwrap();
     assert_eq!(list.video_ids, remixes);
