@@ -365,3 +365,76 @@ fn a_registered_phone_gets_pushes_and_a_dead_token_is_forgotten() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Publishes a fresh 1-second clip of `prompt` (optionally remixing `source`).
+fn published(app: &TestApp, token: &str, prompt: &str, source: Option<&str>) -> String {
+    let body = json!({ "prompt": prompt, "duration_seconds": 1, "remix_of": source });
+    let draft = app.api(
+        "POST",
+        "/v1/generations",
+        Some(token),
+        Some(&body.to_string()),
+    );
+    assert_eq!(draft.status, 202, "{}", draft.json());
+    let id = draft.json()["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + MINUTE;
+    while app
+        .api("GET", &format!("/v1/drafts/{id}"), Some(token), None)
+        .json()["status"]
+        != "ready"
+    {
+        assert!(Instant::now() < deadline, "the clip is made");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let reply = app.api(
+        "POST",
+        &format!("/v1/drafts/{id}/publish"),
+        Some(token),
+        Some(r#"{"caption":"look"}"#),
+    );
+    assert_eq!(reply.status, 201);
+    id
+}
+
+#[test]
+fn what_others_do_reaches_the_makers_stream_at_once() {
+    let app = TestApp::start(&[]);
+    let maker = app.member("maker");
+    let fan = app.member("fan");
+    let video = published(&app, &maker, "a lighthouse at dusk", None);
+    let mut stream = Stream::open(&app, &maker, None);
+
+    // Another member's like, over another connection, arrives live.
+    let liked = Instant::now();
+    let reply = app.api("PUT", &format!("/v1/videos/{video}/like"), Some(&fan), None);
+    assert_eq!(reply.status, 200, "{}", reply.json());
+    let event = stream
+        .next(Duration::from_secs(10))
+        .expect("the like arrives");
+    eprintln!("like reached the stream in {:?}", liked.elapsed());
+    assert_eq!(event.data["kind"], "like");
+    assert_eq!(event.data["actors"][0]["handle"], "fan");
+    assert_eq!(event.data["subject"]["video_id"], video);
+
+    // A follow, a comment and a remix each arrive as their own kind.
+    app.api("PUT", "/v1/users/maker/follow", Some(&fan), None);
+    let comment = json!({ "text": "so calm" }).to_string();
+    app.api(
+        "POST",
+        &format!("/v1/videos/{video}/comments"),
+        Some(&fan),
+        Some(&comment),
+    );
+    let remix = published(&app, &fan, "the lighthouse, in snow", Some(&video));
+    let mut kinds = Vec::new();
+    while let Some(event) = stream.next(Duration::from_secs(10)) {
+        kinds.push(event.data["kind"].as_str().unwrap().to_owned());
+        if event.data["kind"] == "remix" {
+            assert_eq!(event.data["subject"]["video_id"], remix);
+            break;
+        }
+    }
+    assert_eq!(kinds, ["new_follower", "comment", "remix"], "{kinds:?}");
+    // Their own clip being ready, then like, follow, comment and remix.
+    assert_eq!(unread(&app, &maker), 5);
+}
