@@ -62,6 +62,7 @@
 //! | `feed_profile:{user_id}` | JSON [`crate::feed::Profile`]: the viewer's learned creator and term affinities (bounded), changed by compare-and-swap |
 //! | `feed_seen:{user_id}` | JSON [`crate::feed::Seen`]: the videos the viewer's For You already showed (bounded), and how deep it has read the catalogue |
 //! | `feed_batch:{user_id}:{batch_id}` | present once an event batch was counted (claimed by compare-and-swap, so a retried batch counts once) |
+//! | `feed_time:{user_id}:{YYYY-MM-DD}` | counter: ms of feed an under-18 watched that UTC day (their daily budget; adults are not counted) |
 //! | `cameo:{user_id}` | JSON [`crate::cameo::Cameo`]: verification state, the pending challenge, who may cast them and their instructions; changed by compare-and-swap |
 //! | `cameo_grant:{owner}:{grantee}` | JSON [`crate::cameo::grants::Grant`]: a request to cast `owner` and its answer (requested, approved, denied, revoked) |
 //! | `cameo_asks_in:{owner}:{n}` / `:head` | pages of the ids of members who asked to cast `owner` |
@@ -435,6 +436,11 @@ pub fn feed_seen(user_id: &str) -> String {
 /// `feed_batch:{user_id}:{batch_id}` — an event batch already counted.
 pub fn feed_batch(user_id: &str, batch_id: &str) -> String {
     format!("feed_batch:{user_id}:{batch_id}")
+}
+
+/// `feed_time:{user_id}:{day}` — an under-18's watched ms on one UTC day.
+pub fn feed_time(user_id: &str, day: &str) -> String {
+    format!("feed_time:{user_id}:{day}")
 }
 
 /// `cameo:{user_id}` — a member's cameo.

@@ -96,7 +96,7 @@ async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpRespons
             Ok(http::json(200, &page))
         }
         Route::Following => {
-            let page = feed::following(&store, viewer, cursor, limit, &signer).await?;
+            let page = feed::following(&store, &SpinEnv, viewer, cursor, limit, &signer).await?;
             Ok(http::json(200, &page))
         }
         Route::Video(id) => Ok(http::json(

@@ -20,7 +20,7 @@ pub struct MinorProtections {
     pub quiet_hours_start: String,
     /// End of the quiet hours (exclusive), `HH:MM`.
     pub quiet_hours_end: String,
-    /// Who may use their cameo: always `only_me` for under-18s.
+    /// Their cameo starts as `only_me`; an under-18 may widen it only to people they approve.
     pub cameo: String,
 }
 

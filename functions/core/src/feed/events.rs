@@ -172,6 +172,8 @@ pub async fn record_events<S: Store>(
         let _ = store.delete(key).await;
     }
     let (accepted, ignored) = applied?;
+    let watched: u64 = batch.events.iter().filter_map(|e| e.watch_ms).sum();
+    super::budget::spend(store, env, viewer, watched).await?;
     Ok(EventOutcome {
         accepted,
         ignored,

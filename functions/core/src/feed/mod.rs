@@ -23,11 +23,15 @@
 //!    (atomic increments) and the viewer's [`Profile`] (one compare-and-swap
 //!    per batch), so the next page already reflects them.
 //!
+//! An under-18's feeds stop for the day once their daily minutes are
+//! watched ([`budget`]).
+//!
 //! Every request reads a bounded number of keys: the limits are the
 //! constants of each module (a 10-item For You page reads at most about 800
 //! keys in about 25 batched reads, some 320 of them the sharded social
 //! counters of the ten items; see `tests::a_for_you_page_reads_...`).
 
+pub mod budget;
 pub mod candidates;
 pub mod cursor;
 pub mod events;

@@ -53,6 +53,7 @@ pub async fn for_you<S: Store>(
     signer: &dyn MediaSigner,
 ) -> Result<FeedPage, ApiError> {
     let page_no = cursor.map(cursor::parse_for_you).transpose()?.unwrap_or(0);
+    super::budget::check(store, env, viewer).await?;
     let profile = profile::load(store, viewer).await?;
     let seen_now = seen::load(store, viewer).await?;
     let followed = graph::following_ids(store, viewer, candidates::MAX_CREATORS).await?;
@@ -270,12 +271,14 @@ async fn live_not_own<S: Store>(
 /// first (by id, which is time-ordered), older than the cursor's.
 pub async fn following<S: Store>(
     store: &S,
+    env: &dyn Env,
     viewer: &str,
     cursor: Option<&str>,
     limit: usize,
     signer: &dyn MediaSigner,
 ) -> Result<FeedPage, ApiError> {
     let before = cursor.map(cursor::parse_following).transpose()?;
+    super::budget::check(store, env, viewer).await?;
     let followed = graph::following_ids(store, viewer, MAX_FOLLOWED).await?;
     let blocked = graph::blocked_among(store, viewer, &followed).await?;
     let creators: Vec<String> = followed

@@ -340,7 +340,15 @@ fn following_is_newest_first_and_pages_without_gaps() {
     let mut got = Vec::new();
     let mut cursor = None;
     for _ in 0..10 {
-        let page = block_on(following(&w.store, &viewer, cursor.as_deref(), 7, &Signer)).unwrap();
+        let page = block_on(following(
+            &w.store,
+            &w.env,
+            &viewer,
+            cursor.as_deref(),
+            7,
+            &Signer,
+        ))
+        .unwrap();
         got.extend(ids(&page));
         cursor = page.next_cursor;
         if cursor.is_none() {
@@ -473,7 +481,15 @@ fn page_sizes_and_cursors_are_checked() {
     ))
     .unwrap_err();
     assert_eq!(err.status, 400);
-    let err = block_on(following(&w.store, &viewer, Some("bogus"), 10, &Signer)).unwrap_err();
+    let err = block_on(following(
+        &w.store,
+        &w.env,
+        &viewer,
+        Some("bogus"),
+        10,
+        &Signer,
+    ))
+    .unwrap_err();
     assert_eq!(err.status, 400);
 }
 
@@ -576,4 +592,58 @@ fn a_like_leans_the_profile_towards_the_creator_and_terms() {
     assert!(p.creator(&maker) > 0.0 && p.term("ramen") > 0.0);
     let own = block_on(profile::load(&w.store, &maker)).unwrap();
     assert_eq!(own, Profile::default());
+}
+
+#[test]
+fn an_under_18s_feed_stops_when_the_days_minutes_are_watched() {
+    let w = World::new();
+    let teen = w.user("teen");
+    let adult = w.user("adult");
+    let maker = w.user("maker");
+    let video = w.publish(&maker, "a calm lake at dawn");
+    // Fifteen on the test clock's day, with one minute of feed a day.
+    let profile = crate::accounts::Profile {
+        birth_date: Some("2010-03-01".into()),
+        protections: Some(crate::accounts::MinorProtections {
+            feed_minutes_per_day: 1,
+            quiet_hours_start: "22:00".into(),
+            quiet_hours_end: "07:00".into(),
+            cameo: "only_me".into(),
+        }),
+        ..crate::accounts::Profile::default()
+    };
+    block_on(w.store.set(
+        &keys::profile(&teen),
+        &serde_json::to_vec(&profile).unwrap(),
+    ))
+    .unwrap();
+
+    for viewer in [&teen, &adult] {
+        assert_eq!(w.for_you(viewer, None, 5).items.len(), 1);
+        // 4 s a watch: fifteen of them spend the minute.
+        let watches = vec![("watch", video.as_str()); 15];
+        w.events(viewer, &watches).unwrap();
+    }
+    let e = block_on(for_you(&w.store, &w.env, &teen, None, 5, false, &Signer)).unwrap_err();
+    assert_eq!((e.status, e.code), (429, "feed_time_limit"));
+    assert!(e.message.contains("1 minutes"), "{}", e.message);
+    let e = block_on(following(&w.store, &w.env, &teen, None, 5, &Signer)).unwrap_err();
+    assert_eq!(e.code, "feed_time_limit");
+    // Adults have no budget; the teen's opens again the next UTC day.
+    block_on(reset(&w.store, &adult)).unwrap();
+    assert_eq!(w.for_you(&adult, None, 5).items.len(), 1);
+    w.env.advance_ms(24 * 60 * 60 * 1000);
+    block_on(reset(&w.store, &teen)).unwrap();
+    assert_eq!(w.for_you(&teen, None, 5).items.len(), 1);
+    let spent = w
+        .store
+        .snapshot()
+        .into_keys()
+        .filter(|k| k.starts_with("feed_time:"))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        spent.len(),
+        1,
+        "only the teen's viewing is counted: {spent:?}"
+    );
 }
