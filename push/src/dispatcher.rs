@@ -105,7 +105,8 @@ impl<S: Store> Dispatcher<S> {
         intent: &PushIntent,
         report: &mut DispatchReport,
     ) -> Result<Outcome, ApiError> {
-        let Some((view, devices)) = push::prepare(&self.store, intent).await? else {
+        let now_ms = crate::now_secs() * 1000;
+        let Some((view, devices)) = push::prepare(&self.store, intent, now_ms).await? else {
             return Ok(Outcome::Settled);
         };
         let mut retry = None;

@@ -43,6 +43,7 @@ async fn register_phone(store: &MemoryStore, env: &FixedEnv) {
         platform: "apns".into(),
         token: Some(APNS_TOKEN.into()),
         subscription: None,
+        utc_offset_minutes: None,
     };
     register_device(store, env, OWNER, req).await.unwrap();
 }
@@ -226,6 +227,7 @@ async fn web_push_is_encrypted_for_the_browser_and_signed_with_vapid() {
             },
             expiration_time: None,
         }),
+        utc_offset_minutes: None,
     };
     register_device(store, &env, OWNER, req).await.unwrap();
     notify(store, &env, OWNER, event(Kind::Comment, 3))

@@ -101,6 +101,7 @@ fn device_view(device: &Device) -> serde_json::Value {
         "id": device.id,
         "platform": platform,
         "registered_at": rfc3339_from_ms(device.registered_at_ms),
+        "utc_offset_minutes": device.utc_offset_minutes,
     })
 }
 

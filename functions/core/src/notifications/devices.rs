@@ -46,6 +46,10 @@ pub struct Device {
     pub target: Target,
     /// Unix ms of registration.
     pub registered_at_ms: u64,
+    /// The device's offset from UTC in minutes, for an under-18's nightly
+    /// quiet hours (which are in the device's local time).
+    #[serde(default)]
+    pub utc_offset_minutes: i32,
     /// Where its id sits in the member's device list.
     pub page: u64,
 }
@@ -60,6 +64,10 @@ pub struct DeviceRequest {
     pub token: Option<String>,
     /// For `webpush`: the subscription as the browser's `PushSubscription.toJSON()` gives it.
     pub subscription: Option<Subscription>,
+    /// The device's current offset from UTC in minutes (-720 to 840; default
+    /// 0). Registering again updates it, e.g. after travel or a clock change.
+    #[serde(default)]
+    pub utc_offset_minutes: Option<i32>,
 }
 
 /// A browser's push subscription.
@@ -159,13 +167,32 @@ pub async fn register_device<S: Store>(
     user: &str,
     req: DeviceRequest,
 ) -> Result<(Device, bool), ApiError> {
+    let offset = req.utc_offset_minutes.unwrap_or(0);
+    if !(-720..=840).contains(&offset) {
+        return Err(bad("utc_offset_minutes must be between -720 and 840"));
+    }
     let target = target(req)?;
     let id = device_id(&target);
     let key = keys::device(user, &id);
     if let Some(bytes) = store.get(&key).await?
         && !bytes.is_empty()
     {
-        return Ok((decode(&bytes)?, false));
+        let known: Device = decode(&bytes)?;
+        if known.utc_offset_minutes == offset {
+            return Ok((known, false));
+        }
+        // Same device, new local time: keep it, with the new offset.
+        let moved = Device {
+            utc_offset_minutes: offset,
+            ..known
+        };
+        if !store
+            .compare_and_swap(&key, Some(&bytes), &encode(&moved))
+            .await?
+        {
+            return Err(crate::pages::busy());
+        }
+        return Ok((moved, false));
     }
     if device_count(store, user).await? >= MAX_DEVICES as u64 {
         return Err(ApiError::conflict(
@@ -178,6 +205,7 @@ pub async fn register_device<S: Store>(
         id,
         target,
         registered_at_ms: env.now_ms(),
+        utc_offset_minutes: offset,
         page,
     };
     if !store.compare_and_swap(&key, None, &encode(&device)).await? {

@@ -133,12 +133,15 @@ pub async fn commit<S: Store>(store: &S, shard: u32, cursor: OutboxCursor) -> Re
     Ok(())
 }
 
-/// What to push for an intent: the notification as it stood, and the
-/// devices to send it to. `None` when there is nothing to send any more
-/// (muted since, no devices left, a number that carried nothing).
+/// What to push for an intent at `now_ms`: the notification as it stood,
+/// and the devices to send it to. `None` when there is nothing to send any
+/// more (muted since, no devices left, a number that carried nothing, or an
+/// under-18 whose devices are all in their nightly quiet hours: the
+/// notification waits in the inbox, the phone stays silent).
 pub async fn prepare<S: Store>(
     store: &S,
     intent: &PushIntent,
+    now_ms: u64,
 ) -> Result<Option<(NotificationView, Vec<Device>)>, ApiError> {
     let Some(bytes) = store
         .get(&keys::notifications_log(&intent.user, intent.seq))
@@ -153,9 +156,40 @@ pub async fn prepare<S: Store>(
     if !Kind::parse(&view.kind).is_some_and(|k| settings.pushes(k)) {
         return Ok(None);
     }
-    let devices = list_devices(store, &intent.user).await?;
+    let mut devices = list_devices(store, &intent.user).await?;
+    let profile = crate::accounts::profile::load_profile(store, &intent.user).await?;
+    if let Some(limits) = profile.protections_at(now_ms) {
+        devices.retain(|d| {
+            !in_quiet_hours(
+                &limits.quiet_hours_start,
+                &limits.quiet_hours_end,
+                now_ms,
+                d.utc_offset_minutes,
+            )
+        });
+    }
     if devices.is_empty() {
         return Ok(None);
     }
     Ok(Some((view, devices)))
+}
+
+/// Whether `now_ms`, on a clock `offset` minutes from UTC, falls in
+/// `start`-`end` (`HH:MM`, end exclusive; a range may wrap past midnight).
+/// Unreadable hours count as quiet: a minor's phone errs on silence.
+pub fn in_quiet_hours(start: &str, end: &str, now_ms: u64, offset: i32) -> bool {
+    let minutes = |t: &str| {
+        let (h, m) = t.split_once(':')?;
+        let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+        ((0..24).contains(&h) && (0..60).contains(&m)).then_some(h * 60 + m)
+    };
+    let (Some(start), Some(end)) = (minutes(start), minutes(end)) else {
+        return true;
+    };
+    let local = ((now_ms / 60_000) as i64 + i64::from(offset)).rem_euclid(24 * 60);
+    if start <= end {
+        (start..end).contains(&local)
+    } else {
+        local >= start || local < end
+    }
 }

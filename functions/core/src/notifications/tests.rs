@@ -1,5 +1,7 @@
 use super::*;
-use crate::store::MemoryStore;
+use crate::env::Env;
+use crate::keys;
+use crate::store::{MemoryStore, Store};
 use crate::testing::{FixedEnv, block_on};
 
 const OWNER: &str = "01OWNER0000000000000000000";
@@ -294,6 +296,7 @@ fn apns(token: &str) -> DeviceRequest {
         platform: "apns".into(),
         token: Some(token.into()),
         subscription: None,
+        utc_offset_minutes: None,
     }
 }
 
@@ -311,6 +314,7 @@ fn webpush(endpoint: &str) -> DeviceRequest {
             },
             expiration_time: None,
         }),
+        utc_offset_minutes: None,
     }
 }
 
@@ -366,11 +370,13 @@ fn bad_devices_are_refused_and_change_nothing() {
             platform: "fax".into(),
             token: Some("ab".repeat(32)),
             subscription: None,
+            utc_offset_minutes: None,
         },
         DeviceRequest {
             platform: "apns".into(),
             token: None,
             subscription: None,
+            utc_offset_minutes: None,
         },
     ] {
         let err = block_on(register_device(&store, &env, OWNER, req)).unwrap_err();
@@ -419,7 +425,7 @@ fn pushes_queue_only_for_members_with_devices_and_unmuted_kinds() {
             seq: said.seq
         }]
     );
-    let (view, devices) = block_on(push::prepare(&store, &intents[0]))
+    let (view, devices) = block_on(push::prepare(&store, &intents[0], env.now_ms()))
         .unwrap()
         .unwrap();
     assert_eq!(view.text.as_deref(), Some("nice"));
@@ -460,4 +466,74 @@ fn the_outbox_is_read_in_order_across_pages_and_resumes_where_it_stopped() {
     }
     let expected: Vec<u64> = (1..=total as u64).collect();
     assert_eq!(seen, expected);
+}
+
+#[test]
+fn an_under_18s_phone_stays_silent_in_their_quiet_hours() {
+    let store = MemoryStore::new();
+    let env = env();
+    // 1_700_000_000_000 is 22:13 UTC. One phone in UTC, one in UTC-5 (17:13).
+    let mut here = apns(&"ab".repeat(32));
+    here.utc_offset_minutes = Some(0);
+    let mut west = apns(&"cd".repeat(32));
+    west.utc_offset_minutes = Some(-300);
+    block_on(register_device(&store, &env, OWNER, here)).unwrap();
+    block_on(register_device(&store, &env, OWNER, west)).unwrap();
+    let said = block_on(notify(&store, &env, OWNER, comment(1, "hi")))
+        .unwrap()
+        .unwrap();
+    let intent = push::PushIntent {
+        user: OWNER.into(),
+        seq: said.seq,
+    };
+    let now = env.now_ms();
+    // An adult's phones all ring.
+    let (_, devices) = block_on(push::prepare(&store, &intent, now))
+        .unwrap()
+        .unwrap();
+    assert_eq!(devices.len(), 2);
+
+    let profile = crate::accounts::Profile {
+        birth_date: Some("2010-01-01".into()),
+        protections: Some(crate::accounts::MinorProtections {
+            feed_minutes_per_day: 60,
+            quiet_hours_start: "22:00".into(),
+            quiet_hours_end: "07:00".into(),
+            cameo: "only_me".into(),
+        }),
+        ..crate::accounts::Profile::default()
+    };
+    block_on(store.set(
+        &keys::profile(OWNER),
+        &serde_json::to_vec(&profile).unwrap(),
+    ))
+    .unwrap();
+    let (_, devices) = block_on(push::prepare(&store, &intent, now))
+        .unwrap()
+        .unwrap();
+    assert_eq!(devices.len(), 1, "only the phone where it is still evening");
+    assert_eq!(devices[0].utc_offset_minutes, -300);
+    // Past 22:00 on both clocks: nothing is sent (the inbox still has it).
+    let later = now + 5 * 60 * 60 * 1000;
+    assert!(
+        block_on(push::prepare(&store, &intent, later))
+            .unwrap()
+            .is_none()
+    );
+
+    assert!(push::in_quiet_hours("22:00", "07:00", 0, 0), "midnight UTC");
+    assert!(
+        !push::in_quiet_hours("22:00", "07:00", 7 * 3_600_000, 0),
+        "07:00 is awake"
+    );
+    assert!(push::in_quiet_hours(
+        "13:00",
+        "14:00",
+        13 * 3_600_000 + 1,
+        0
+    ));
+    assert!(
+        push::in_quiet_hours("nonsense", "07:00", 0, 0),
+        "unreadable errs on silence"
+    );
 }
