@@ -15,7 +15,7 @@ use dreamreel_core::time::rfc3339_from_ms;
 use dreamreel_core::{ApiError, Env};
 use dreamreel_edge::http::{self, HttpResponse};
 use dreamreel_edge::s3::S3Config;
-use dreamreel_edge::{KvStore, RequestLog, SpinEnv, auth, config};
+use dreamreel_edge::{KvStore, RequestLog, SpinEnv, auth, config, refuse_method, serve};
 use serde::Deserialize;
 use serde_json::json;
 use spin_sdk::http::{Method, Request};
@@ -30,23 +30,7 @@ const MAX_PAGE: usize = 50;
 /// Routes the request and logs one line for it.
 #[http_service]
 async fn handle(req: Request) -> HttpResponse {
-    let path = req.uri().path().to_owned();
-    let log = RequestLog::new(&req, &path);
-    let response = match route(req, &path, &log).await {
-        Ok(response) => response,
-        Err(e) => {
-            if e.status >= 500 {
-                log.log("error", "failed", json!({ "code": e.code }));
-            }
-            let mut resp = http::error(&e);
-            if path.starts_with("/internal/") {
-                resp.headers_mut().remove("www-authenticate");
-            }
-            resp
-        }
-    };
-    log.finish(response.status().as_u16());
-    response
+    serve(req, route).await
 }
 
 /// What a path is, before its method is checked.
@@ -97,14 +81,8 @@ async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpRespons
     let Some(route) = parse_route(path) else {
         return Err(ApiError::not_found(format!("no route for {path}")));
     };
-    let allowed = route.allowed();
-    if !allowed.contains(req.method()) {
-        let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-        return Ok(http::method_not_allowed(
-            req.method().as_str(),
-            path,
-            &allow.join(", "),
-        ));
+    if let Some(refused) = refuse_method(&req, path, route.allowed()) {
+        return Ok(refused);
     }
     let store = KvStore::open_default(log).await?;
     if let Route::Report = route {

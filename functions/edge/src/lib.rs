@@ -17,7 +17,9 @@ pub mod http;
 pub mod kv;
 pub mod log;
 pub mod s3;
+pub mod serve;
 
 pub use env::SpinEnv;
 pub use kv::KvStore;
 pub use log::RequestLog;
+pub use serve::{refuse_method, serve};

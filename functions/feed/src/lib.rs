@@ -8,7 +8,7 @@ use dreamreel_core::request::parse_json;
 use dreamreel_core::{ApiError, Env};
 use dreamreel_edge::http::{self, HttpResponse};
 use dreamreel_edge::s3::S3Config;
-use dreamreel_edge::{KvStore, RequestLog, SpinEnv, auth};
+use dreamreel_edge::{KvStore, RequestLog, SpinEnv, auth, refuse_method, serve};
 use serde_json::json;
 use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
@@ -16,19 +16,7 @@ use spin_sdk::http_service;
 /// Routes the request and logs one line for it.
 #[http_service]
 async fn handle(req: Request) -> HttpResponse {
-    let path = req.uri().path().to_owned();
-    let log = RequestLog::new(&req, &path);
-    let response = match route(req, &path, &log).await {
-        Ok(response) => response,
-        Err(e) => {
-            if e.status >= 500 {
-                log.log("error", "failed", json!({ "code": e.code }));
-            }
-            http::error(&e)
-        }
-    };
-    log.finish(response.status().as_u16());
-    response
+    serve(req, route).await
 }
 
 /// What a path is, before its method is checked.
@@ -61,15 +49,11 @@ async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpRespons
         return Err(ApiError::not_found(format!("no route for {path}")));
     };
     let allowed = match route {
-        Route::Reset | Route::Events => Method::POST,
-        _ => Method::GET,
+        Route::Reset | Route::Events => [Method::POST],
+        _ => [Method::GET],
     };
-    if req.method() != allowed {
-        return Ok(http::method_not_allowed(
-            req.method().as_str(),
-            path,
-            allowed.as_str(),
-        ));
+    if let Some(refused) = refuse_method(&req, path, &allowed) {
+        return Ok(refused);
     }
     let store = KvStore::open_default(log).await?;
     let user = auth::member(&req, &store, log).await?;

@@ -6,7 +6,7 @@ use dreamreel_core::ApiError;
 use dreamreel_core::social::{self, LikeState};
 use dreamreel_core::time::rfc3339_from_ms;
 use dreamreel_edge::http::{self, HttpResponse};
-use dreamreel_edge::{KvStore, RequestLog, SpinEnv, auth};
+use dreamreel_edge::{KvStore, RequestLog, SpinEnv, auth, refuse_method, serve};
 use serde_json::json;
 use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
@@ -14,19 +14,7 @@ use spin_sdk::http_service;
 /// Routes the request and logs one line for it.
 #[http_service]
 async fn handle(req: Request) -> HttpResponse {
-    let path = req.uri().path().to_owned();
-    let log = RequestLog::new(&req, &path);
-    let response = match route(req, &path, &log).await {
-        Ok(response) => response,
-        Err(e) => {
-            if e.status >= 500 {
-                log.log("error", "failed", json!({ "code": e.code }));
-            }
-            http::error(&e)
-        }
-    };
-    log.finish(response.status().as_u16());
-    response
+    serve(req, route).await
 }
 
 /// What a path is, before its method is checked.
@@ -63,13 +51,8 @@ async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpRespons
         Route::Like(_) => &[Method::PUT, Method::DELETE],
         Route::Likers(_) | Route::Mine => &[Method::GET],
     };
-    if !allowed.contains(req.method()) {
-        let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-        return Ok(http::method_not_allowed(
-            req.method().as_str(),
-            path,
-            &allow.join(", "),
-        ));
+    if let Some(refused) = refuse_method(&req, path, allowed) {
+        return Ok(refused);
     }
     let store = KvStore::open_default(log).await?;
     let user = auth::member(&req, &store, log).await?;

@@ -10,36 +10,28 @@ use dreamreel_core::notifications::{self, Device, MarkRead, SettingsUpdate, Targ
 use dreamreel_core::request::parse_json;
 use dreamreel_core::time::rfc3339_from_ms;
 use dreamreel_edge::http::{self, HttpResponse};
-use dreamreel_edge::{KvStore, RequestLog, SpinEnv, auth};
+use dreamreel_edge::serve::{render, serve};
+use dreamreel_edge::{KvStore, RequestLog, SpinEnv, auth, refuse_method};
 use http_body_util::BodyExt;
 use serde_json::json;
 use spin_sdk::http::{BoxBody, Method, Request, Response};
 use spin_sdk::http_service;
 
-/// Routes the request and logs one line for it.
+/// Routes the request and logs one line for it. The live stream answers
+/// with a streaming body; everything else through the shared shell.
 #[http_service]
 async fn handle(req: Request) -> Response<BoxBody> {
     let path = req.uri().path().to_owned();
-    let log = RequestLog::new(&req, &path);
     if path == "/v1/notifications/stream" && req.method() == Method::GET {
-        return match stream::open(req, &log).await {
-            Ok(resp) => {
-                log.finish(200);
-                resp
-            }
-            Err(e) => boxed(finish(&log, http::error(&e))),
+        let log = RequestLog::new(&req, &path);
+        let resp = match stream::open(req, &log).await {
+            Ok(resp) => resp,
+            Err(e) => boxed(render(&path, &log, &e)),
         };
+        log.finish(resp.status().as_u16());
+        return resp;
     }
-    let response = match route(req, &path, &log).await {
-        Ok(response) => response,
-        Err(e) => {
-            if e.status >= 500 {
-                log.log("error", "failed", json!({ "code": e.code }));
-            }
-            http::error(&e)
-        }
-    };
-    boxed(finish(&log, response))
+    boxed(serve(req, route).await)
 }
 
 /// `POST/GET /v1/devices`, `DELETE /v1/devices/{id}`: where pushes go.
@@ -49,13 +41,8 @@ async fn devices(req: Request, path: &str, log: &RequestLog) -> Result<HttpRespo
         None => &[Method::GET, Method::POST],
         Some(_) => &[Method::DELETE],
     };
-    if !allowed.contains(req.method()) {
-        let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-        return Ok(http::method_not_allowed(
-            req.method().as_str(),
-            path,
-            &allow.join(", "),
-        ));
+    if let Some(refused) = refuse_method(&req, path, allowed) {
+        return Ok(refused);
     }
     let store = KvStore::open_default(log).await?;
     let user = auth::member(&req, &store, log).await?;
@@ -105,11 +92,6 @@ fn device_view(device: &Device) -> serde_json::Value {
     })
 }
 
-fn finish(log: &RequestLog, response: HttpResponse) -> HttpResponse {
-    log.finish(response.status().as_u16());
-    response
-}
-
 fn boxed(response: HttpResponse) -> Response<BoxBody> {
     response.map(|body| body.map_err(|never| match never {}).boxed_unsync())
 }
@@ -126,13 +108,8 @@ async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpRespons
         "/v1/notifications/settings" => &[Method::GET, Method::PUT],
         _ => return Err(ApiError::not_found(format!("no route for {path}"))),
     };
-    if !allowed.contains(req.method()) {
-        let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-        return Ok(http::method_not_allowed(
-            req.method().as_str(),
-            path,
-            &allow.join(", "),
-        ));
+    if let Some(refused) = refuse_method(&req, path, allowed) {
+        return Ok(refused);
     }
     let store = KvStore::open_default(log).await?;
     let user = auth::member(&req, &store, log).await?;

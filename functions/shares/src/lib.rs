@@ -7,7 +7,7 @@ use dreamreel_core::studio::MediaSigner;
 use dreamreel_core::{ApiError, Env, social};
 use dreamreel_edge::http::{self, HttpResponse};
 use dreamreel_edge::s3::S3Config;
-use dreamreel_edge::{KvStore, RequestLog, SpinEnv, auth};
+use dreamreel_edge::{KvStore, RequestLog, SpinEnv, auth, refuse_method, serve};
 use serde_json::json;
 use spin_sdk::http::{FullBody, HeaderValue, Method, Request, Response, StatusCode};
 use spin_sdk::http_service;
@@ -19,23 +19,7 @@ const PREVIEW_URL_TTL_SECS: u64 = 7 * 24 * 3600;
 /// Routes the request and logs one line for it.
 #[http_service]
 async fn handle(req: Request) -> HttpResponse {
-    let path = req.uri().path().to_owned();
-    let log = RequestLog::new(&req, &path);
-    let response = match route(req, &path, &log).await {
-        Ok(response) => response,
-        Err(e) => {
-            if e.status >= 500 {
-                log.log("error", "failed", json!({ "code": e.code }));
-            }
-            if path.starts_with("/s/") && e.status == 404 {
-                html(404, NOT_FOUND_PAGE.to_owned())
-            } else {
-                http::error(&e)
-            }
-        }
-    };
-    log.finish(response.status().as_u16());
-    response
+    serve(req, route_or_page).await
 }
 
 const NOT_FOUND_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Dreamreel</title></head>\n<body><p>This video is not available.</p></body></html>\n";
@@ -60,15 +44,30 @@ fn html(status: u16, body: String) -> HttpResponse {
     resp
 }
 
+/// A share page that is not there (unknown, taken down) is a small HTML
+/// page, since people open these links in browsers; the API errors stay JSON.
+async fn route_or_page(
+    req: Request,
+    path: &str,
+    log: &RequestLog,
+) -> Result<HttpResponse, ApiError> {
+    match route(req, path, log).await {
+        Err(e) if path.starts_with("/s/") && e.status == 404 => {
+            Ok(html(404, NOT_FOUND_PAGE.to_owned()))
+        }
+        outcome => outcome,
+    }
+}
+
 async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpResponse, ApiError> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let (method, allow) = match segments.as_slice() {
-        ["v1", "videos", _, "share"] => (Method::POST, "POST"),
-        ["s", _] => (Method::GET, "GET"),
+    let method = match segments.as_slice() {
+        ["v1", "videos", _, "share"] => Method::POST,
+        ["s", _] => Method::GET,
         _ => return Err(ApiError::not_found(format!("no route for {path}"))),
     };
-    if *req.method() != method {
-        return Ok(http::method_not_allowed(req.method().as_str(), path, allow));
+    if let Some(refused) = refuse_method(&req, path, &[method]) {
+        return Ok(refused);
     }
     let store = KvStore::open_default(log).await?;
     match segments.as_slice() {
