@@ -62,6 +62,12 @@
 //! | `feed_profile:{user_id}` | JSON [`crate::feed::Profile`]: the viewer's learned creator and term affinities (bounded), changed by compare-and-swap |
 //! | `feed_seen:{user_id}` | JSON [`crate::feed::Seen`]: the videos the viewer's For You already showed (bounded), and how deep it has read the catalogue |
 //! | `feed_batch:{user_id}:{batch_id}` | present once an event batch was counted (claimed by compare-and-swap, so a retried batch counts once) |
+//! | `rights:{id}` | JSON [`crate::safety::RightsEntry`]: a rights registry entry |
+//! | `rights_list:all:{n}` / `:head` | pages of the registry's entry ids, oldest first |
+//! | `rights_word:{skeleton}` | JSON array of the registry names filed under their longest word (normalised, see [`crate::safety::normalize`]), with policy and terms; changed by compare-and-swap; a prompt check batch-reads the buckets of its words |
+//! | `report:{id}` | JSON [`crate::safety::reports::Report`]: a report and, once closed, its resolution (the moderation log) |
+//! | `reports_open:open:{n}` / `:head` | pages of open report ids (the moderation queue); a resolved report's entry is blanked |
+//! | `report_claim:{reporter_id}:{type}:{target_id}` | the open report of a reporter on a target, claimed by compare-and-swap (one open report each); deleted on resolution |
 //! | `feed_time:{user_id}:{YYYY-MM-DD}` | counter: ms of feed an under-18 watched that UTC day (their daily budget; adults are not counted) |
 //! | `cameo:{user_id}` | JSON [`crate::cameo::Cameo`]: verification state, the pending challenge, who may cast them and their instructions; changed by compare-and-swap |
 //! | `cameo_grant:{owner}:{grantee}` | JSON [`crate::cameo::grants::Grant`]: a request to cast `owner` and its answer (requested, approved, denied, revoked) |
@@ -436,6 +442,46 @@ pub fn feed_seen(user_id: &str) -> String {
 /// `feed_batch:{user_id}:{batch_id}` — an event batch already counted.
 pub fn feed_batch(user_id: &str, batch_id: &str) -> String {
     format!("feed_batch:{user_id}:{batch_id}")
+}
+
+/// `rights:{id}` — a rights registry entry.
+pub fn rights(id: &str) -> String {
+    format!("rights:{id}")
+}
+
+/// `rights_list:{owner}:{page}` — one page of registry entry ids (owner `all`).
+pub fn rights_list_page(owner: &str, page: u64) -> String {
+    format!("rights_list:{owner}:{page}")
+}
+
+/// `rights_list:{owner}:head` — newest registry page (a hint).
+pub fn rights_list_head(owner: &str) -> String {
+    format!("rights_list:{owner}:head")
+}
+
+/// `rights_word:{skeleton}` — registry names filed under one normalised word.
+pub fn rights_word(skeleton: &str) -> String {
+    format!("rights_word:{skeleton}")
+}
+
+/// `report:{id}` — a report.
+pub fn report(id: &str) -> String {
+    format!("report:{id}")
+}
+
+/// `reports_open:{owner}:{page}` — one page of the open-report queue (owner `open`).
+pub fn reports_open_page(owner: &str, page: u64) -> String {
+    format!("reports_open:{owner}:{page}")
+}
+
+/// `reports_open:{owner}:head` — newest queue page (a hint).
+pub fn reports_open_head(owner: &str) -> String {
+    format!("reports_open:{owner}:head")
+}
+
+/// `report_claim:{reporter}:{type}:{target}` — a reporter's open report on a target.
+pub fn report_claim(reporter_id: &str, target_type: &str, target_id: &str) -> String {
+    format!("report_claim:{reporter_id}:{target_type}:{target_id}")
 }
 
 /// `feed_time:{user_id}:{day}` — an under-18's watched ms on one UTC day.

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod notifications;
 pub mod pages;
 pub mod request;
+pub mod safety;
 pub mod social;
 pub mod store;
 pub mod studio;

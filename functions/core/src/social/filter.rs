@@ -30,7 +30,9 @@ pub fn check_comment(text: &str) -> Result<(), ApiError> {
             "comment text must not contain control characters",
         ));
     }
-    Ok(())
+    // Then what it says: the safety filter, as for prompts (more lenient
+    // about talking of violence, as comments do).
+    crate::safety::check_comment(text)
 }
 
 #[cfg(test)]

@@ -53,6 +53,13 @@ pub async fn create_generation<S: Store>(
 ) -> Result<Accepted, ApiError> {
     let idempotency_hash = idempotency_key.map(validate::idempotency_key).transpose()?;
     let input = validate::generation(req)?;
+    crate::safety::check_prompt(
+        store,
+        &input.prompt,
+        input.remix_of.as_deref(),
+        &input.cameos,
+    )
+    .await?;
     let cast = crate::cameo::cast::check(store, user, &input.prompt, &input.cameos).await?;
     if let Some(source) = &input.remix_of {
         check_remix_source(store, &user.id, source).await?;

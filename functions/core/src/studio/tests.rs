@@ -263,6 +263,18 @@ fn bad_requests_are_refused_before_anything_is_written() {
 }
 
 #[test]
+fn a_prompt_the_safety_filter_refuses_is_refused_before_anything_is_written() {
+    let w = World::new();
+    let ana = user("ana");
+    let e = refused_without_writes(&w, &ana, None, req("a b-e-h-e-a-d-i-n-g"));
+    assert_eq!(
+        (e.status, e.code),
+        (422, "content_blocked_graphic_violence")
+    );
+    assert_eq!(w.used(&ana), 0);
+}
+
+#[test]
 fn a_remix_needs_a_published_source() {
     let w = World::new();
     let (ana, bruno) = (user("ana"), user("bruno"));
