@@ -300,6 +300,8 @@ fn revoking_between_request_and_start_stops_the_job() {
     let ended = settled(&app, &bruno, &id);
     assert_eq!(ended["status"], "refused", "{ended}");
     assert_eq!(ended["failure"]["code"], "cameo_consent_withdrawn");
+    // Bruno hears why his generation could not be made.
+    assert!(kinds(&app, &bruno).contains(&"generation_failed".into()));
     assert_eq!(
         settled(&app, &bruno, ahead["id"].as_str().unwrap())["status"],
         "ready"
