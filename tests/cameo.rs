@@ -382,3 +382,79 @@ fn cameo_routes_refuse_bad_input_and_strangers() {
     );
     assert_eq!(forged.status, 401);
 }
+
+/// The authorisation matrix over HTTP: for each permission level, who may
+/// cast its owner (the owner, an approved member, a mutual follow, a
+/// stranger, a blocked member, a member whose approval was revoked).
+#[test]
+fn each_permission_level_lets_exactly_the_right_people_cast() {
+    let app = TestApp::start(&[]);
+    let levels = ["only_me", "approved", "mutuals", "everyone"];
+    let owners: Vec<String> = levels
+        .iter()
+        .map(|l| app.member(&format!("own_{l}")))
+        .collect();
+    let recording = a_recording(&app, &owners[0]);
+    for (token, level) in owners.iter().zip(levels) {
+        assert_eq!(verify(&app, token, &recording)["status"], "verified");
+        put_settings(&app, token, json!({ "permission": level }));
+    }
+    let casters = ["approved", "mutual", "stranger", "blocked", "revoked"];
+    let tokens: Vec<String> = casters.iter().map(|c| app.member(c)).collect();
+    let (approved, mutual, blocked, revoked) = (&tokens[0], &tokens[1], &tokens[3], &tokens[4]);
+    for (owner, level) in owners.iter().zip(levels) {
+        let handle = format!("own_{level}");
+        if level != "only_me" {
+            for (asker, name) in [(approved, "approved"), (revoked, "revoked")] {
+                let ask = json!({ "handle": handle }).to_string();
+                app.api("POST", "/v1/cameo/requests", Some(asker), Some(&ask));
+                let path = format!("/v1/cameo/requests/{name}/approve");
+                assert_eq!(app.api("POST", &path, Some(owner), Some("{}")).status, 200);
+            }
+            app.api("DELETE", "/v1/cameo/grants/revoked", Some(owner), None);
+        }
+        app.api(
+            "PUT",
+            &format!("/v1/users/{handle}/follow"),
+            Some(mutual),
+            None,
+        );
+        app.api("PUT", "/v1/users/mutual/follow", Some(owner), None);
+        app.api("PUT", "/v1/users/blocked/block", Some(owner), None);
+    }
+    // Rows: casters; columns: only_me, approved, mutuals, everyone.
+    let expected = [
+        [false, true, true, true],
+        [false, false, true, true],
+        [false, false, false, true],
+        [false, false, false, false],
+        [false, false, false, true],
+    ];
+    for ((caster, token), row) in casters.iter().zip(&tokens).zip(expected) {
+        for (level, allowed) in levels.iter().zip(row) {
+            let handle = format!("own_{level}");
+            let reply = generate(&app, token, "a picnic by the river", 1, &[&handle]);
+            let got = reply.status == 202;
+            assert_eq!(
+                got,
+                allowed,
+                "@{caster} casting @{handle}: {}",
+                reply.json()
+            );
+            if !got {
+                assert_eq!(reply.error_code(), "cameo_not_allowed");
+            }
+        }
+    }
+    // Every owner may cast themselves.
+    for (owner, level) in owners.iter().zip(levels) {
+        let reply = generate(
+            &app,
+            owner,
+            "me by the river",
+            1,
+            &[&format!("own_{level}")],
+        );
+        assert_eq!(reply.status, 202);
+    }
+}
