@@ -3,7 +3,7 @@
 //! `GET /v1/videos/{id}/remixes` and `GET /v1/users/{handle}/videos`.
 //! A thin shell over `dreamreel_core::feed`.
 
-use dreamreel_core::feed::{self, EventBatch};
+use dreamreel_core::feed::{self, EventBatch, PreferencesRequest};
 use dreamreel_core::request::parse_json;
 use dreamreel_core::{ApiError, Env};
 use dreamreel_edge::http::{self, HttpResponse};
@@ -24,6 +24,7 @@ enum Route<'a> {
     ForYou,
     Following,
     Reset,
+    Preferences,
     Events,
     Video(&'a str),
     Remixes(&'a str),
@@ -36,6 +37,7 @@ fn parse_route(path: &str) -> Option<Route<'_>> {
         ["v1", "feed", "for-you"] => Route::ForYou,
         ["v1", "feed", "following"] => Route::Following,
         ["v1", "feed", "reset"] => Route::Reset,
+        ["v1", "feed", "preferences"] => Route::Preferences,
         ["v1", "events"] => Route::Events,
         ["v1", "videos", id] => Route::Video(id),
         ["v1", "videos", id, "remixes"] => Route::Remixes(id),
@@ -48,11 +50,12 @@ async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpRespons
     let Some(route) = parse_route(path) else {
         return Err(ApiError::not_found(format!("no route for {path}")));
     };
-    let allowed = match route {
-        Route::Reset | Route::Events => [Method::POST],
-        _ => [Method::GET],
+    let allowed: &[Method] = match route {
+        Route::Reset | Route::Events => &[Method::POST],
+        Route::Preferences => &[Method::GET, Method::PUT],
+        _ => &[Method::GET],
     };
-    if let Some(refused) = refuse_method(&req, path, &allowed) {
+    if let Some(refused) = refuse_method(&req, path, allowed) {
         return Ok(refused);
     }
     let store = KvStore::open_default(log).await?;
@@ -62,6 +65,15 @@ async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpRespons
         let batch: EventBatch = parse_json(&http::read_body(req).await?)?;
         let outcome = feed::record_events(&store, &SpinEnv, viewer, batch).await?;
         return Ok(http::json(200, &outcome));
+    }
+    if let Route::Preferences = route {
+        let steering = if req.method() == Method::PUT {
+            let body: PreferencesRequest = parse_json(&http::read_body(req).await?)?;
+            feed::set_preferences(&store, viewer, body).await?
+        } else {
+            feed::preferences(&store, viewer).await?
+        };
+        return Ok(http::json(200, &steering));
     }
     if let Route::Reset = route {
         feed::reset(&store, viewer).await?;
@@ -95,6 +107,6 @@ async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpRespons
             let page = feed::user_videos(&store, viewer, handle, cursor, limit, &signer).await?;
             Ok(http::json(200, &page))
         }
-        Route::Events | Route::Reset => unreachable!("answered above"),
+        Route::Events | Route::Reset | Route::Preferences => unreachable!("answered above"),
     }
 }

@@ -42,6 +42,7 @@ pub mod rank;
 pub mod seen;
 mod service;
 pub mod stats;
+pub mod steer;
 pub mod terms;
 
 pub use events::{Event, EventBatch, EventOutcome, record_events, record_like};
@@ -54,6 +55,7 @@ pub use service::{
     user_videos, video,
 };
 pub use stats::VideoStats;
+pub use steer::{PreferencesRequest, Steering, preferences, set_preferences};
 
 #[cfg(test)]
 mod tests;

@@ -31,6 +31,9 @@ pub struct Profile {
     /// Unix ms of the last change (decay runs from here).
     #[serde(default)]
     pub updated_ms: u64,
+    /// What the viewer asked for in plain words; it does not decay.
+    #[serde(default)]
+    pub steering: super::steer::Steering,
 }
 
 impl Profile {
@@ -42,12 +45,14 @@ impl Profile {
             .map_or(0.0, |(_, w)| *w)
     }
 
-    /// The weight of a term (0 when unknown).
+    /// The weight of a term: what was learned plus what the viewer asked for.
     pub fn term(&self, term: &str) -> f64 {
-        self.terms
+        let learned = self
+            .terms
             .iter()
             .find(|(t, _)| t == term)
-            .map_or(0.0, |(_, w)| *w)
+            .map_or(0.0, |(_, w)| *w);
+        learned + self.steering.weight(term)
     }
 
     /// Creators with a positive weight, strongest first, at most `n`.

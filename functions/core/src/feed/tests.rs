@@ -647,3 +647,46 @@ fn an_under_18s_feed_stops_when_the_days_minutes_are_watched() {
         "only the teen's viewing is counted: {spent:?}"
     );
 }
+
+#[test]
+fn plain_words_steer_the_next_page() {
+    let page_for = |steer: &str| {
+        let w = World::new();
+        let viewer = w.user("viewer");
+        let makers: Vec<String> = (0..6).map(|i| w.user(&format!("maker{i}"))).collect();
+        for i in 0..12 {
+            w.publish(&makers[i % 6], &format!("cooking pasta at home {i}"));
+            w.publish(
+                &makers[(i + 3) % 6],
+                &format!("horror night in the woods {i}"),
+            );
+        }
+        let req = PreferencesRequest { text: steer.into() };
+        let understood = block_on(set_preferences(&w.store, &viewer, req)).unwrap();
+        assert_eq!(
+            block_on(preferences(&w.store, &viewer)).unwrap(),
+            understood
+        );
+        let page = w.for_you(&viewer, None, 10);
+        let cooking = page
+            .items
+            .iter()
+            .filter(|i| i.video.prompt.contains("cooking"))
+            .count();
+        (cooking, page.items.len() - cooking)
+    };
+    let (cooking, horror) = page_for("more cooking, less horror");
+    assert!(cooking > horror, "{cooking} cooking vs {horror} horror");
+    let (cooking, horror) = page_for("more horror, less cooking");
+    assert!(horror > cooking, "{horror} horror vs {cooking} cooking");
+    let long = PreferencesRequest {
+        text: "x".repeat(301),
+    };
+    let w = World::new();
+    assert_eq!(
+        block_on(set_preferences(&w.store, "01VIEWER", long))
+            .unwrap_err()
+            .status,
+        400
+    );
+}
