@@ -401,7 +401,7 @@ fn each_permission_level_lets_exactly_the_right_people_cast() {
     }
     let casters = ["approved", "mutual", "stranger", "blocked", "revoked"];
     let tokens: Vec<String> = casters.iter().map(|c| app.member(c)).collect();
-    let (approved, mutual, blocked, revoked) = (&tokens[0], &tokens[1], &tokens[3], &tokens[4]);
+    let (approved, mutual, revoked) = (&tokens[0], &tokens[1], &tokens[4]);
     for (owner, level) in owners.iter().zip(levels) {
         let handle = format!("own_{level}");
         if level != "only_me" {

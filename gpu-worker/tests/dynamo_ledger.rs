@@ -25,6 +25,23 @@ impl Drop for Moto {
     }
 }
 
+/// Whether something on `port` answers an HTTP request with a status line.
+fn answers_http(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if stream
+        .write_all(b"GET / HTTP/1.0\r\nhost: localhost\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/")
+}
+
 fn start_moto() -> Moto {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -47,13 +64,15 @@ fn start_moto() -> Moto {
         url: format!("http://127.0.0.1:{port}"),
     };
     let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    // Listening is not serving: wait for a whole HTTP answer (a loaded
+    // machine can take a while between the two).
+    while !answers_http(port) {
         if let Ok(Some(status)) = moto.child.try_wait() {
             panic!("moto_server exited early ({status})");
         }
         assert!(
             Instant::now() < deadline,
-            "moto_server did not listen within 60 s"
+            "moto_server did not answer within 60 s"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
