@@ -489,3 +489,151 @@ fn current_year() -> u64 {
         .as_secs();
     1970 + secs / 31_556_952
 }
+
+/// Generates, waits for the worker and publishes a one-second video.
+fn publish(app: &TestApp, token: &str) -> String {
+    let body = json!({ "prompt": "a lighthouse at dusk", "duration_seconds": 1 }).to_string();
+    let reply = app.api("POST", "/v1/generations", Some(token), Some(&body));
+    assert_eq!(reply.status, 202, "{}", reply.json());
+    let draft = reply.json()["id"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let d = app.api("GET", &format!("/v1/drafts/{draft}"), Some(token), None);
+        match d.json()["status"].as_str().unwrap() {
+            "ready" => break,
+            "queued" | "running" => {}
+            other => panic!("generation ended {other}: {}", d.json()),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the generation finishes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let path = format!("/v1/drafts/{draft}/publish");
+    let published = app.api("POST", &path, Some(token), Some("{}"));
+    assert_eq!(published.status, 201, "{}", published.json());
+    published.json()["id"].as_str().unwrap().to_owned()
+}
+
+fn delete_me(app: &TestApp, token: Option<&str>, password: &str) -> Reply {
+    let body = json!({ "password": password }).to_string();
+    app.api("DELETE", "/v1/me", token, Some(&body))
+}
+
+#[test]
+fn a_deleted_account_is_visible_to_nobody_and_its_handle_stays_reserved() {
+    let app = app();
+    let bruno = app.member("bruno");
+    let bruno_code = codes(&app, &bruno)[0]["code"].as_str().unwrap().to_owned();
+    let joined = join(&app, &bruno_code, "Ana");
+    assert_eq!(joined.status, 201);
+    let ana = token(&joined);
+
+    // Ana's content and relations: a video, a draft, follows both ways, a
+    // comment under Bruno's video that Bruno answered.
+    let anas_video = publish(&app, &ana);
+    let draft = app.api(
+        "POST",
+        "/v1/generations",
+        Some(&ana),
+        Some(r#"{"prompt":"a quiet harbour","duration_seconds":1}"#),
+    );
+    assert_eq!(draft.status, 202);
+    for (who, whom) in [(&ana, "bruno"), (&bruno, "ana")] {
+        let path = format!("/v1/users/{whom}/follow");
+        assert_eq!(app.api("PUT", &path, Some(who), None).status, 200);
+    }
+    let brunos_video = publish(&app, &bruno);
+    let comments = format!("/v1/videos/{brunos_video}/comments");
+    let said = app.api(
+        "POST",
+        &comments,
+        Some(&ana),
+        Some(r#"{"text":"lovely light"}"#),
+    );
+    assert_eq!(said.status, 201, "{}", said.json());
+    let comment_id = said.json()["id"].as_str().unwrap().to_owned();
+    let reply = json!({ "text": "thank you", "reply_to": comment_id }).to_string();
+    assert_eq!(
+        app.api("POST", &comments, Some(&bruno), Some(&reply))
+            .status,
+        201
+    );
+
+    // Re-authentication: a wrong password or none at all deletes nothing.
+    let wrong = delete_me(&app, Some(&ana), "not the password");
+    assert_eq!(
+        (wrong.status, wrong.error_code()),
+        (403, "wrong_password".into())
+    );
+    let bare = app.api("DELETE", "/v1/me", Some(&ana), Some("{}"));
+    assert_eq!(bare.status, 400);
+    assert_eq!(delete_me(&app, None, "x").status, 401);
+    assert_eq!(app.api("GET", "/v1/users/ana", None, None).status, 200);
+
+    let gone = delete_me(&app, Some(&ana), "correct horse battery");
+    assert_eq!(gone.status, 200, "{}", gone.json());
+    assert_eq!(gone.json()["status"], "deleted");
+
+    // Nobody can reach them any more.
+    assert_eq!(app.api("GET", "/v1/me", Some(&ana), None).status, 401);
+    assert_eq!(
+        delete_me(&app, Some(&ana), "correct horse battery").status,
+        401
+    );
+    assert_eq!(login(&app, "ana", "correct horse battery").status, 401);
+    for path in ["/v1/users/ana", "/v1/users/ANA/followers"] {
+        assert_eq!(
+            app.api("GET", path, Some(&bruno), None).status,
+            404,
+            "{path}"
+        );
+    }
+    let video = app.api(
+        "GET",
+        &format!("/v1/videos/{anas_video}"),
+        Some(&bruno),
+        None,
+    );
+    assert_eq!(video.status, 404);
+    let me = app.api("GET", "/v1/users/bruno", None, None).json();
+    assert_eq!(
+        (
+            me["followers_count"].as_u64(),
+            me["following_count"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+    // Their comment reads as deleted (kept only for Bruno's answer).
+    let listed = app.api("GET", &comments, Some(&bruno), None).json();
+    let theirs = listed["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == comment_id.as_str())
+        .expect("kept for its reply")
+        .clone();
+    assert_eq!(
+        (
+            theirs["deleted"].as_bool(),
+            theirs["text"].as_str(),
+            theirs["author_handle"].as_str()
+        ),
+        (Some(true), Some(""), Some(""))
+    );
+    // The inviter keeps a count, not a person.
+    let used = codes(&app, &bruno)
+        .into_iter()
+        .find(|i| i["code"] == bruno_code.as_str())
+        .unwrap();
+    assert_eq!(used["status"], "used");
+    assert!(used["used_by"].is_null());
+    assert_eq!(used["used_by_deleted"], true);
+    // The handle stays reserved: nobody can sign up as them.
+    let taken = join(&app, "alpha-00002", "ana");
+    assert_eq!(
+        (taken.status, taken.error_code()),
+        (409, "handle_taken".into())
+    );
+}

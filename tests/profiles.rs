@@ -275,3 +275,108 @@ fn members_edit_their_display_name_and_bio() {
     );
     assert_eq!(app.api("PATCH", "/v1/me", None, Some("{}")).status, 401);
 }
+
+/// Sends a request to an absolute (presigned) object-store URL.
+fn object(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let rest = url
+        .strip_prefix("http://")
+        .expect("local URLs are plain HTTP");
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    dreamreel_e2e::http::send(host.parse().unwrap(), method, path, headers, body).unwrap()
+}
+
+/// Asks for an avatar slot of `content_type`; answers (upload id, url).
+fn avatar_slot(app: &TestApp, token: &str, content_type: &str) -> (String, String) {
+    let body = json!({ "content_type": content_type }).to_string();
+    let slot = app.api("POST", "/v1/me/avatar", Some(token), Some(&body));
+    assert_eq!(slot.status, 201, "{}", slot.json());
+    let slot = slot.json();
+    assert_eq!(slot["upload"]["headers"]["content-type"], content_type);
+    assert_eq!(slot["upload"]["max_bytes"], 5 << 20);
+    (
+        slot["upload_id"].as_str().unwrap().to_owned(),
+        slot["upload"]["url"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn confirm_avatar(app: &TestApp, token: &str, upload_id: &str) -> Reply {
+    let body = json!({ "upload_id": upload_id }).to_string();
+    app.api("PUT", "/v1/me/avatar", Some(token), Some(&body))
+}
+
+#[test]
+fn an_avatar_is_uploaded_confirmed_and_linked_from_profiles() {
+    let app = TestApp::start(&[]);
+    let ana = app.member("ana");
+    assert!(
+        get(&app, "/v1/me", Some(&ana))
+            .json()
+            .get("avatar_url")
+            .is_none()
+    );
+
+    let e = app.api(
+        "POST",
+        "/v1/me/avatar",
+        Some(&ana),
+        Some(r#"{"content_type":"image/gif"}"#),
+    );
+    assert_eq!(e.status, 400);
+    let (id, url) = avatar_slot(&app, &ana, "image/png");
+    assert!(url.contains("/avatars/"), "{url}");
+
+    // Confirming before uploading, or another slot, changes nothing.
+    let early = confirm_avatar(&app, &ana, &id);
+    assert_eq!(
+        (early.status, early.error_code()),
+        (409, "avatar_not_uploaded".into())
+    );
+    let wrong = confirm_avatar(&app, &ana, "01JNOTANUPLOAD000000000000");
+    assert_eq!(wrong.status, 404);
+    // The type is signed: another one is refused by storage itself.
+    let gif = object("PUT", &url, &[("content-type", "image/gif")], b"GIF89a");
+    assert_eq!(gif.status, 403);
+
+    let png = b"\x89PNG\r\n\x1a\n a tiny picture";
+    let put = object("PUT", &url, &[("content-type", "image/png")], png);
+    assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.body));
+    let me = confirm_avatar(&app, &ana, &id);
+    assert_eq!(me.status, 200, "{}", me.json());
+    let link = me.json()["avatar_url"].as_str().unwrap().to_owned();
+    let fetched = object("GET", &link, &[], b"");
+    assert_eq!((fetched.status, fetched.body.as_slice()), (200, &png[..]));
+    // Confirming again answers the same; public profiles carry the link too.
+    assert_eq!(confirm_avatar(&app, &ana, &id).status, 200);
+    let public = get(&app, "/v1/users/ana", None).json();
+    assert!(public["avatar_url"].as_str().unwrap().contains("/avatars/"));
+    assert!(get(&app, "/v1/me", Some(&ana)).json()["avatar_url"].is_string());
+
+    // Too big for an avatar: refused at confirmation, the old one stays.
+    let (big_id, big_url) = avatar_slot(&app, &ana, "image/jpeg");
+    let big = vec![0xFFu8; (5 << 20) + 1];
+    let put = object("PUT", &big_url, &[("content-type", "image/jpeg")], &big);
+    assert_eq!(put.status, 200);
+    let refused = confirm_avatar(&app, &ana, &big_id);
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (422, "avatar_too_large".into())
+    );
+    let still = get(&app, "/v1/me", Some(&ana)).json()["avatar_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let object_path = |u: &str| u.split('?').next().unwrap().to_owned();
+    assert_eq!(object_path(&still), object_path(&link));
+
+    let removed = app.api("DELETE", "/v1/me/avatar", Some(&ana), None);
+    assert_eq!(removed.status, 200);
+    assert!(removed.json().get("avatar_url").is_none());
+    assert!(
+        get(&app, "/v1/users/ana", None)
+            .json()
+            .get("avatar_url")
+            .is_none()
+    );
+    let anon = app.api("POST", "/v1/me/avatar", None, Some("{}"));
+    assert_eq!(anon.status, 401);
+}

@@ -3,6 +3,7 @@
 //! thin shell: parse the request, call `dreamreel_core::accounts`, write the
 //! response.
 
+mod account;
 mod invites;
 mod people;
 mod routes;
@@ -58,6 +59,10 @@ async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpRespons
         }
         Route::Invites | Route::Invite(_) | Route::AdminInvites | Route::AdminGrant(_) => {
             invites::handle(req, route, log).await
+        }
+        Route::MyAvatar => account::avatar(req, log).await,
+        Route::Me if req.method() == spin_sdk::http::Method::DELETE => {
+            account::delete(req, log).await
         }
         _ => people::handle(req, route, log).await,
     }

@@ -9,7 +9,7 @@ use dreamreel_edge::{KvStore, RequestLog, SpinEnv, auth};
 use spin_sdk::http::{Method, Request};
 
 use crate::routes::Route;
-use crate::{open_store, paging};
+use crate::{account, open_store, paging};
 
 /// Answers `/v1/me`, `/v1/me/blocks` and `/v1/users/...`.
 pub async fn handle(
@@ -26,12 +26,14 @@ pub async fn handle(
     match route {
         Route::Me if req.method() == Method::PATCH => {
             let body: ProfileUpdate = parse_json(&http::read_body(req).await?)?;
-            let view = profile::update_me(&store, &SpinEnv, &me, body).await?;
+            let mut view = profile::update_me(&store, &SpinEnv, &me, body).await?;
+            account::sign_me(&mut view, log).await?;
             Ok(http::json(200, &view))
         }
         Route::Me => {
             let profile = profile::load_profile(&store, &me.id).await?;
-            let view = profile::me_view(&me, &profile, SpinEnv.now_ms());
+            let mut view = profile::me_view(&me, &profile, SpinEnv.now_ms());
+            account::sign_me(&mut view, log).await?;
             Ok(http::json(200, &view))
         }
         Route::MyBlocks => {
@@ -40,11 +42,12 @@ pub async fn handle(
             Ok(http::json(200, &page))
         }
         Route::Follow(handle) => {
-            let view = if delete {
+            let mut view = if delete {
                 social::unfollow(&store, &me, handle).await?
             } else {
                 social::follow(&store, &SpinEnv, &me, handle).await?
             };
+            account::sign_profile(&mut view, log).await?;
             Ok(http::json(200, &view))
         }
         Route::Block(handle) => {
@@ -74,7 +77,8 @@ async fn public(
     };
     let (handle, which) = match route {
         Route::User(handle) => {
-            let view = profile::view(store, viewer.as_ref(), handle).await?;
+            let mut view = profile::view(store, viewer.as_ref(), handle).await?;
+            account::sign_profile(&mut view, log).await?;
             return Ok(http::json(200, &view));
         }
         Route::Followers(handle) => (handle, List::Followers),

@@ -4,7 +4,8 @@ use spin_sdk::http::Method;
 
 const GET: &[Method] = &[Method::GET];
 const POST: &[Method] = &[Method::POST];
-const GET_PATCH: &[Method] = &[Method::GET, Method::PATCH];
+const GET_PATCH_DELETE: &[Method] = &[Method::GET, Method::PATCH, Method::DELETE];
+const POST_PUT_DELETE: &[Method] = &[Method::POST, Method::PUT, Method::DELETE];
 const PUT_DELETE: &[Method] = &[Method::PUT, Method::DELETE];
 const DELETE: &[Method] = &[Method::DELETE];
 
@@ -19,6 +20,7 @@ pub enum Route<'a> {
     LogoutAll,
     Refresh,
     Me,
+    MyAvatar,
     MyBlocks,
     User(&'a str),
     Follow(&'a str),
@@ -44,6 +46,7 @@ impl<'a> Route<'a> {
             ["auth", "logout-all"] => Route::LogoutAll,
             ["auth", "refresh"] => Route::Refresh,
             ["me"] => Route::Me,
+            ["me", "avatar"] => Route::MyAvatar,
             ["me", "blocks"] => Route::MyBlocks,
             ["users", h] if !h.is_empty() => Route::User(h),
             ["users", h, "follow"] if !h.is_empty() => Route::Follow(h),
@@ -75,7 +78,8 @@ impl<'a> Route<'a> {
             | Route::Refresh
             | Route::AdminInvites
             | Route::AdminGrant(_) => POST,
-            Route::Me => GET_PATCH,
+            Route::Me => GET_PATCH_DELETE,
+            Route::MyAvatar => POST_PUT_DELETE,
             Route::Follow(_) | Route::Block(_) => PUT_DELETE,
             Route::Invite(_) => DELETE,
         }

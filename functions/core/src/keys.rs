@@ -74,6 +74,8 @@
 //! | `cameo_asks_in:{owner}:{n}` / `:head` | pages of the ids of members who asked to cast `owner` |
 //! | `cameo_asks_out:{grantee}:{n}` / `:head` | pages of the ids of owners a member asked |
 //! | `appearances:{owner}:{n}` / `:head` | pages of the ids of drafts (and so videos) that cast `owner`, oldest first |
+//! | `avatar_upload:{user_id}` | JSON [`crate::accounts::avatar::AvatarUpload`]: the member's one pending avatar upload (a new one replaces it; confirming removes it) |
+//! | `deleted_user:{user_id}` | JSON [`crate::accounts::deletion::Deletion`]: the tombstone of a deleted account and how far its erasure got; while present every token of the member is refused. The handle key then holds [`crate::accounts::deletion::RESERVED_HANDLE`], so the handle stays reserved and resolves to nobody |
 //!
 //! Ids are ULIDs; handles and invite codes are normalised before they reach a key.
 
@@ -527,6 +529,16 @@ pub fn appearances_page(owner: &str, page: u64) -> String {
 /// `appearances:{owner}:head` — newest page of [`appearances_page`] (a hint).
 pub fn appearances_head(owner: &str) -> String {
     format!("appearances:{owner}:head")
+}
+
+/// `avatar_upload:{user_id}` — the member's pending avatar upload.
+pub fn avatar_upload(user_id: &str) -> String {
+    format!("avatar_upload:{user_id}")
+}
+
+/// `deleted_user:{user_id}` — a deleted account's tombstone and erasure progress.
+pub fn deleted_user(user_id: &str) -> String {
+    format!("deleted_user:{user_id}")
 }
 
 #[cfg(test)]

@@ -167,6 +167,50 @@ impl S3Config {
         Err(format!("HTTP {status}: {snippet}"))
     }
 
+    /// Looks `key` up with a SigV4-signed `HEAD`: its size and content type,
+    /// `None` when there is no such object. `Err` carries a detail for the log.
+    pub async fn head_object(
+        &self,
+        key: &str,
+        now_secs: u64,
+    ) -> Result<Option<dreamreel_core::accounts::avatar::ObjectFacts>, String> {
+        let path = self.path(key);
+        let signed = SigRequest::new("HEAD", &path).with_header("host", &self.endpoint.authority);
+        let auth = self
+            .signer
+            .sign(&signed, &sha256_hex(b""), now_secs)
+            .map_err(|e| e.to_string())?;
+        let mut builder = Request::<()>::builder().method("HEAD").uri(format!(
+            "{}{}",
+            self.endpoint.base,
+            encode_path(&path)
+        ));
+        for (name, value) in auth.to_vec() {
+            builder = builder.header(name, value);
+        }
+        let request = builder
+            .body(FullBody::new(Bytes::new()))
+            .map_err(|e| format!("building the request: {e}"))?;
+        let response = send(request).await.map_err(|e| format!("sending: {e:?}"))?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        match response.status().as_u16() {
+            404 => Ok(None),
+            200 => Ok(Some(dreamreel_core::accounts::avatar::ObjectFacts {
+                bytes: header("content-length")
+                    .and_then(|n| n.parse().ok())
+                    .ok_or("HEAD answered no content-length")?,
+                content_type: header("content-type"),
+            })),
+            status => Err(format!("HEAD answered HTTP {status}")),
+        }
+    }
+
     /// A presigned `GET` URL for `key` against the public endpoint.
     pub fn presigned_get(
         &self,

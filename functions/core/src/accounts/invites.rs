@@ -222,7 +222,7 @@ pub async fn unclaim<S: Store>(store: &S, ticket: &Ticket, user_id: &str) -> Res
     Ok(())
 }
 
-fn given_to(user_id: &str) -> PagedList<'_> {
+pub(crate) fn given_to(user_id: &str) -> PagedList<'_> {
     PagedList::new(user_id, keys::invites_of_head, keys::invites_of_page)
 }
 
@@ -280,6 +280,8 @@ pub async fn list<S: Store>(
         .into_iter()
         .map(|(code, invite)| {
             let used_by = invite.used_by.as_ref().and_then(|_| found.next().flatten());
+            // A redeemer whose record is gone deleted their account.
+            let used_by_deleted = invite.used_by.is_some() && used_by.is_none();
             InviteView {
                 code: display(code),
                 status: match (&invite.used_by, invite.revoked_at_ms) {
@@ -295,6 +297,7 @@ pub async fn list<S: Store>(
                     display_name: u.display_name,
                 }),
                 used_at: invite.used_at_ms.map(rfc3339_from_ms),
+                used_by_deleted,
             }
         })
         .collect();

@@ -9,7 +9,9 @@ use crate::time::rfc3339_from_ms;
 
 pub mod admin;
 pub mod age;
+pub mod avatar;
 pub mod config;
+pub mod deletion;
 pub mod invites;
 pub mod password;
 pub mod policy;

@@ -32,6 +32,9 @@ pub struct Profile {
     /// Set at sign-up for an under-18; applies while they are under 18.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protections: Option<MinorProtections>,
+    /// Object key of the confirmed avatar (`avatars/{user}/{upload}.{ext}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_key: Option<String>,
 }
 
 impl Profile {
@@ -90,6 +93,8 @@ pub fn me_view(user: &User, profile: &Profile, now_ms: u64) -> MeView {
         created_at: rfc3339_from_ms(user.created_at_ms),
         minor: profile.minor(now_ms),
         protections: profile.protections_at(now_ms).cloned(),
+        avatar_url: None,
+        avatar_key: profile.avatar_key.clone(),
     }
 }
 
@@ -137,10 +142,19 @@ async fn set_display_name<S: Store>(
 }
 
 async fn set_bio<S: Store>(store: &S, user_id: &str, bio: &str) -> Result<Profile, ApiError> {
+    update_profile(store, user_id, |p| p.bio = bio.to_owned()).await
+}
+
+/// Applies `change` to the member's profile by compare-and-swap.
+pub(crate) async fn update_profile<S: Store>(
+    store: &S,
+    user_id: &str,
+    change: impl Fn(&mut Profile),
+) -> Result<Profile, ApiError> {
     let key = keys::profile(user_id);
     for _ in 0..MAX_CAS_TRIES {
         let (mut profile, raw) = read_profile(store, user_id).await?;
-        profile.bio = bio.to_owned();
+        change(&mut profile);
         let bytes = serde_json::to_vec(&profile).expect("profiles serialise");
         if store.compare_and_swap(&key, raw.as_deref(), &bytes).await? {
             return Ok(profile);
@@ -216,6 +230,8 @@ pub async fn profile_view<S: Store>(
         created_at: rfc3339_from_ms(user.created_at_ms),
         followers_count: counts.followers,
         following_count: counts.following,
+        avatar_url: None,
+        avatar_key: profile.avatar_key,
         relation: relation.map(|r| RelationView {
             following: r.following,
             followed_by: r.followed_by,

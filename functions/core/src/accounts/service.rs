@@ -128,6 +128,7 @@ pub async fn signup<S: Store>(
             quiet_hours_end: cfg.policy.minor_quiet_hours.1.clone(),
             cameo: "only_me".to_owned(),
         }),
+        avatar_key: None,
     };
     // The profile lands before the user, so no member is ever seen without
     // their age (an under-18 without protections).
@@ -207,14 +208,32 @@ pub async fn authenticate<S: Store>(
 }
 
 /// [`authenticate`], also answering the token's claims (to end or refresh
-/// the session). A session ended by log-out, refresh or log-out-everywhere
-/// is `invalid_token`.
+/// the session). A session ended by log-out, refresh or log-out-everywhere,
+/// or of an account being deleted, is `invalid_token`.
 pub async fn authenticate_session<S: Store>(
     store: &S,
     env: &dyn Env,
     cfg: &AccountsConfig,
     authorization: Option<&str>,
 ) -> Result<(User, token::TokenClaims), ApiError> {
+    let (user, claims, deleting) = authenticate_any(store, env, cfg, authorization).await?;
+    if deleting {
+        return Err(ApiError::unauthorized(
+            "invalid_token",
+            "this account is being deleted",
+        ));
+    }
+    Ok((user, claims))
+}
+
+/// The token's member and claims, and whether their account's deletion has
+/// begun (only finishing the deletion may go on then).
+pub(crate) async fn authenticate_any<S: Store>(
+    store: &S,
+    env: &dyn Env,
+    cfg: &AccountsConfig,
+    authorization: Option<&str>,
+) -> Result<(User, token::TokenClaims, bool), ApiError> {
     let header = authorization.map(str::trim).unwrap_or_default();
     let token = match header.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
@@ -226,11 +245,13 @@ pub async fn authenticate_session<S: Store>(
         }
     };
     let claims = token::verify(&cfg.session_key, token, env.now_ms())?;
-    // One batch: the user, their session epoch, and whether this session ended.
+    // One batch: the user, their session epoch, whether this session ended,
+    // and whether their account is being deleted.
     let keys = [
         keys::user(&claims.sub),
         keys::session_epoch(&claims.sub),
         keys::session_end(&claims.sid),
+        keys::deleted_user(&claims.sub),
     ];
     let found = store.get_many(&keys).await?;
     let user = decode_user(found[0].as_deref())?.ok_or_else(token::invalid_token)?;
@@ -241,7 +262,7 @@ pub async fn authenticate_session<S: Store>(
             "this session has ended; log in again",
         ));
     }
-    Ok((user, claims))
+    Ok((user, claims, found[3].is_some()))
 }
 
 /// The signed-in member as they see themselves (bio, age flag, protections).

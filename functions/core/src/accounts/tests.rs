@@ -409,7 +409,10 @@ fn region_comes_from_the_trusted_header_before_the_client() {
         .try_join("frank", "1990-01-01", &client(Some("FR")))
         .unwrap_err();
     assert_eq!((e.status, e.code), (403, "region_unavailable"));
-    assert!(w.try_join("carl", "1990-01-01", &client(Some("ca"))).is_ok());
+    assert!(
+        w.try_join("carl", "1990-01-01", &client(Some("ca")))
+            .is_ok()
+    );
     w.cfg = cfg_with(PolicyVars {
         signup_countries: "MX".into(),
         ..PolicyVars::default()
@@ -417,7 +420,10 @@ fn region_comes_from_the_trusted_header_before_the_client() {
     // The client says US (see try_join), which is no longer open.
     let e = w.try_join("usha", "1990-01-01", &client(None)).unwrap_err();
     assert_eq!(e.code, "region_unavailable");
-    assert!(w.try_join("maxi", "1990-01-01", &client(Some("MX"))).is_ok());
+    assert!(
+        w.try_join("maxi", "1990-01-01", &client(Some("MX")))
+            .is_ok()
+    );
     let req = SignupRequest {
         invite_code: w.code(),
         handle: "nowhere".into(),

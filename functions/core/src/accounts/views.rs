@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ApiError;
+use crate::studio::MediaSigner;
+
 /// Where a request came from, as the edge saw it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Client {
@@ -42,6 +45,12 @@ pub struct MeView {
     /// Present while `minor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protections: Option<MinorProtections>,
+    /// Short-lived link to the avatar, when they have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
+    /// The avatar's object key, for the edge to sign; never sent.
+    #[serde(skip)]
+    pub avatar_key: Option<String>,
 }
 
 /// `PATCH /v1/me` body; absent fields stay as they are.
@@ -86,6 +95,12 @@ pub struct ProfileView {
     pub followers_count: u64,
     /// People they follow.
     pub following_count: u64,
+    /// Short-lived link to the avatar, when they have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
+    /// The avatar's object key, for the edge to sign; never sent.
+    #[serde(skip)]
+    pub avatar_key: Option<String>,
     /// Only for a signed-in viewer looking at someone else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relation: Option<RelationView>,
@@ -120,8 +135,12 @@ pub struct InviteView {
     pub status: String,
     /// RFC 3339.
     pub created_at: String,
-    /// Who signed up with it.
+    /// Who signed up with it; `None` too when they deleted their account.
     pub used_by: Option<UserSummary>,
+    /// The code was used by a member who has since deleted their account
+    /// (shown as "a deleted member"; only the count survives).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub used_by_deleted: bool,
     /// RFC 3339.
     pub used_at: Option<String>,
 }
@@ -133,4 +152,25 @@ pub struct InviteList {
     pub invites: Vec<InviteView>,
     /// Pass back as `cursor`; `None` at the end.
     pub next_cursor: Option<String>,
+}
+
+/// Signs the avatar link of a view that has an avatar.
+fn avatar_link(key: Option<&str>, signer: &dyn MediaSigner) -> Result<Option<String>, ApiError> {
+    key.map(|k| signer.url(k)).transpose()
+}
+
+impl MeView {
+    /// Fills `avatar_url` with a link `signer` makes.
+    pub fn sign_avatar(&mut self, signer: &dyn MediaSigner) -> Result<(), ApiError> {
+        self.avatar_url = avatar_link(self.avatar_key.as_deref(), signer)?;
+        Ok(())
+    }
+}
+
+impl ProfileView {
+    /// Fills `avatar_url` with a link `signer` makes.
+    pub fn sign_avatar(&mut self, signer: &dyn MediaSigner) -> Result<(), ApiError> {
+        self.avatar_url = avatar_link(self.avatar_key.as_deref(), signer)?;
+        Ok(())
+    }
 }

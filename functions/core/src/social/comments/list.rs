@@ -168,6 +168,7 @@ async fn views<S: Store>(
         .collect();
     let authors: Vec<String> = comments.iter().map(|c| c.author.clone()).collect();
     let hidden = crate::graph::blocked_among(store, viewer, &authors).await?;
+    let gone = crate::accounts::deletion::deleted_among(store, &authors).await?;
     let extra: Vec<String> = comments
         .iter()
         .flat_map(|c| {
@@ -183,7 +184,14 @@ async fn views<S: Store>(
         .into_iter()
         .zip(found.chunks(3))
         .filter(|(c, _)| !hidden.contains(&c.author))
-        .map(|(c, f)| view(c, f))
+        .map(|(c, f)| {
+            // A deleted member's comments read as deleted, with no handle.
+            let mut v = view(c, f);
+            if gone.contains(&v.author_id) {
+                (v.deleted, v.text, v.author_handle) = (true, String::new(), String::new());
+            }
+            v
+        })
         .filter(|v| !v.deleted || v.reply_count > 0)
         .collect())
 }
