@@ -36,6 +36,9 @@ pub struct WorkerConfig {
     pub callback_retry: RetryPolicy,
     /// Least time between two progress callbacks.
     pub progress_interval: Duration,
+    /// The all-MiniLM-L6-v2 model directory for the semantic prompt check
+    /// (`None`: the check is skipped, with a warning at start-up).
+    pub embedding_model: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for WorkerConfig {
@@ -50,6 +53,7 @@ impl std::fmt::Debug for WorkerConfig {
             .field("model", &self.model)
             .field("callback_retry", &self.callback_retry)
             .field("progress_interval", &self.progress_interval)
+            .field("embedding_model", &self.embedding_model)
             .finish_non_exhaustive()
     }
 }
@@ -77,6 +81,9 @@ pub enum ConfigError {
     /// The job ledger could not be opened.
     #[error(transparent)]
     Ledger(#[from] crate::ledger::LedgerError),
+    /// The configured embedding model could not be loaded.
+    #[error(transparent)]
+    Semantic(#[from] crate::semantic::SemanticError),
 }
 
 impl WorkerConfig {
@@ -93,6 +100,7 @@ impl WorkerConfig {
             model: crate::backends::local::LocalModel::NAME.to_owned(),
             callback_retry: RetryPolicy::default(),
             progress_interval: Duration::from_millis(DEFAULT_PROGRESS_INTERVAL_MS),
+            embedding_model: None,
         }
     }
 
@@ -100,7 +108,7 @@ impl WorkerConfig {
     /// (required; the key at least 32 bytes) and the optional
     /// `DREAMREEL_MAX_ATTEMPTS`, `DREAMREEL_LEASE_MS`, `DREAMREEL_WORKER_ID`
     /// (default: Lambda's log stream name, else random), `DREAMREEL_MODEL`,
-    /// `DREAMREEL_PROGRESS_INTERVAL_MS`.
+    /// `DREAMREEL_PROGRESS_INTERVAL_MS`, `DREAMREEL_EMBEDDING_MODEL` (a directory).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -149,6 +157,7 @@ impl WorkerConfig {
         if let Some(model) = get("DREAMREEL_MODEL") {
             config.model = model;
         }
+        config.embedding_model = get("DREAMREEL_EMBEDDING_MODEL").map(Into::into);
         Ok(config)
     }
 }
@@ -204,6 +213,10 @@ mod tests {
         let c = WorkerConfig::from_lookup(lookup(&vars)).unwrap();
         assert_eq!((c.max_attempts, c.lease_ms), (5, 30_000));
         assert_eq!(c.worker_id, "2024/11/01/[$LATEST]abc");
+        assert_eq!(c.embedding_model, None);
+        vars.push(("DREAMREEL_EMBEDDING_MODEL", "/models/minilm"));
+        let c = WorkerConfig::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(c.embedding_model, Some("/models/minilm".into()));
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod queue;
 pub mod render;
+pub mod semantic;
 pub mod spec;
 pub mod storage;
 mod util;

@@ -11,6 +11,8 @@ pub mod fail_code {
     pub const INVALID_SPEC: &str = "invalid_spec";
     /// Every attempt failed (model, encoder, storage or edge trouble, or crashes).
     pub const GENERATION_FAILED: &str = "generation_failed";
+    /// The semantic prompt check refused the prompt (the edge ends the draft `refused`).
+    pub const CONTENT_BLOCKED_SEMANTIC: &str = "content_blocked_semantic";
 }
 
 /// How a job ended (for this delivery). Nothing here wants a redelivery.

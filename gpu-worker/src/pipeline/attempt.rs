@@ -27,6 +27,8 @@ pub(super) enum Stop {
     Invalid { reason: String, report: bool },
     /// The edge said stop.
     Refused(String),
+    /// The semantic check refused the prompt (the reason names the category).
+    Blocked(String),
     /// Someone else holds the lease now.
     LeaseLost,
 }
@@ -56,6 +58,8 @@ impl Worker {
             json!({"owner": spec.owner, "duration_ms": spec.duration_ms, "aspect": spec.aspect}),
         );
         let generation = generation_spec(&spec)?;
+        // Before the start callback and any model time: a refusal here costs nothing.
+        self.screen_prompt(attempt, &generation.prompt).await?;
 
         match self
             .edge
@@ -113,6 +117,41 @@ impl Worker {
             Ok(Decision::Proceed) => Ok(completion),
             Ok(Decision::Refuse { reason }) => Err(Stop::Refused(reason)),
             Err(e) => Err(Stop::Retry(e.to_string())),
+        }
+    }
+
+    /// The semantic prompt check, on the blocking pool (it is CPU work).
+    async fn screen_prompt(&self, attempt: &Attempt<'_>, prompt: &str) -> Result<(), Stop> {
+        let Some(check) = self.semantic.clone() else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let prompt = prompt.to_owned();
+        let found = tokio::task::spawn_blocking(move || check.check(&prompt))
+            .await
+            .map_err(|e| Stop::Retry(format!("the semantic check died: {e}")))?;
+        let check_ms = started.elapsed().as_millis() as u64;
+        match found {
+            None => {
+                attempt.log.info(
+                    "prompt passed the semantic check",
+                    json!({"check_ms": check_ms}),
+                );
+                Ok(())
+            }
+            Some(found) => {
+                // The concept stays in the log for moderators, out of the reason.
+                attempt.log.info(
+                    "prompt refused by the semantic check",
+                    json!({
+                        "category": found.category.as_str(),
+                        "concept": found.concept,
+                        "score": found.score,
+                        "check_ms": check_ms,
+                    }),
+                );
+                Err(Stop::Blocked(crate::semantic::refusal_reason(&found)))
+            }
         }
     }
 

@@ -23,6 +23,7 @@ use crate::ledger::{JobLedger, Lease, lease_token};
 use crate::log::{JobLog, worker_event};
 use crate::model::VideoModel;
 use crate::outcome::{JobError, JobOutcome, JobReport, Report, fail_code};
+use crate::semantic::SemanticCheck;
 use crate::storage::ObjectStorage;
 use attempt::{Attempt, Stop};
 
@@ -38,6 +39,7 @@ pub struct Worker {
     storage: Arc<dyn ObjectStorage>,
     model: Arc<dyn VideoModel>,
     edge: EdgeClient,
+    semantic: Option<Arc<SemanticCheck>>,
 }
 
 impl Worker {
@@ -59,12 +61,25 @@ impl Worker {
             &config.callback_key,
             config.callback_retry,
         )?;
+        let semantic = match &config.embedding_model {
+            // Loaded once per process: it embeds every blocked concept.
+            Some(dir) => Some(SemanticCheck::shared(dir)?),
+            None => {
+                worker_event(
+                    "warn",
+                    "no embedding model configured (DREAMREEL_EMBEDDING_MODEL): the semantic prompt check is off",
+                    json!({}),
+                );
+                None
+            }
+        };
         Ok(Worker {
             config: Arc::new(config),
             ledger,
             storage,
             model,
             edge,
+            semantic,
         })
     }
 
@@ -235,6 +250,16 @@ impl Worker {
                     .await?;
                 Ok(JobOutcome::Refused { reason })
             }
+            Stop::Blocked(reason) => {
+                self.give_up(
+                    &attempt,
+                    number,
+                    fail_code::CONTENT_BLOCKED_SEMANTIC,
+                    reason,
+                    true,
+                )
+                .await
+            }
             Stop::Invalid { reason, report } => {
                 self.give_up(&attempt, number, fail_code::INVALID_SPEC, reason, report)
                     .await
@@ -352,7 +377,11 @@ impl Worker {
 /// Splits a recorded `"{code}: {reason}"` (see `give_up`); a plain reason
 /// is an attempt's failure.
 fn split_code(recorded: String) -> (&'static str, String) {
-    for code in [fail_code::INVALID_SPEC, fail_code::GENERATION_FAILED] {
+    for code in [
+        fail_code::INVALID_SPEC,
+        fail_code::CONTENT_BLOCKED_SEMANTIC,
+        fail_code::GENERATION_FAILED,
+    ] {
         if let Some(reason) = recorded
             .strip_prefix(code)
             .and_then(|r| r.strip_prefix(": "))

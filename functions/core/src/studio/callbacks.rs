@@ -385,7 +385,12 @@ pub async fn fail<S: Store>(
         }
         match d.status {
             DraftStatus::Queued | DraftStatus::Running => {
-                next.status = DraftStatus::Failed;
+                // The worker's safety checks refuse with `content_blocked_*`.
+                next.status = if req.code.starts_with("content_blocked_") {
+                    DraftStatus::Refused
+                } else {
+                    DraftStatus::Failed
+                };
                 next.stage = None;
                 next.failure = Some(Failure {
                     code: req.code.clone(),

@@ -324,6 +324,23 @@ fn a_zero_quota_turns_generation_off() {
 }
 
 #[test]
+fn a_prompt_the_worker_refuses_ends_refused_and_refunded() {
+    let w = World::with_quota(1);
+    let ana = user("ana");
+    let d = w.queued(&ana, "one");
+    let r = FailRequest {
+        code: "content_blocked_semantic".into(),
+        reason: "it reads as graphic violence (category graphic_violence)".into(),
+        attempts: Some(1),
+    };
+    block_on(callbacks::fail(&w.store, &w.env, &d.id, r)).unwrap();
+    let refused = w.draft(&d.id);
+    assert_eq!(refused.status, DraftStatus::Refused);
+    assert_eq!(refused.failure.unwrap().code, "content_blocked_semantic");
+    assert_eq!(w.used(&ana), 0);
+}
+
+#[test]
 fn a_failed_generation_refunds_its_quota_exactly_once() {
     let w = World::with_quota(1);
     let ana = user("ana");
