@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+/**
+ * The CDK app: one stack per environment, chosen with `-c env=dev|staging|prod`.
+ *
+ * Context: `env` (required), `edgeUrl` (overrides the environment's edge URL),
+ * `workerAsset` (folder with the Lambda's `bootstrap`, default
+ * ../target/lambda/gpu-worker), `gpuImageTag` (default `latest`),
+ * `gpuTasks` (GPU worker tasks; 0 until its image is pushed), `alarmEmail`, and `account` / `region` (default: the CLI's).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as cdk from 'aws-cdk-lib';
+
+import { configFor } from '../lib/config';
+import { DreamreelStack } from '../lib/stack';
+
+const app = new cdk.App();
+const ctx = (name: string): string | undefined => app.node.tryGetContext(name) || undefined;
+
+const gpuTasks = ctx('gpuTasks');
+const config = configFor(ctx('env'), {
+  edgeUrl: ctx('edgeUrl'),
+  gpuTasks: gpuTasks === undefined ? undefined : Number(gpuTasks),
+});
+const infraRoot = path.resolve(__dirname, '..', '..');
+const workerAssetPath = path.resolve(infraRoot, ctx('workerAsset') ?? '../target/lambda/gpu-worker');
+if (!fs.existsSync(path.join(workerAssetPath, 'bootstrap'))) {
+  throw new Error(
+    `no Lambda bootstrap in ${workerAssetPath}: run ` +
+      '`cargo lambda build --release --bin gpu-worker -p dreamreel-worker` first ' +
+      '(or pass -c workerAsset=DIR)',
+  );
+}
+
+new DreamreelStack(app, `Dreamreel-${config.name}`, {
+  config,
+  workerAssetPath,
+  gpuImageTag: ctx('gpuImageTag') ?? 'latest',
+  alarmEmail: ctx('alarmEmail'),
+  env: {
+    account: ctx('account') ?? process.env.CDK_DEFAULT_ACCOUNT,
+    region: ctx('region') ?? process.env.CDK_DEFAULT_REGION,
+  },
+  description: `Dreamreel ${config.name}: storage, queue, tables, workers, CDN, alarms`,
+  terminationProtection: config.retainData,
+});
