@@ -55,6 +55,20 @@ impl YuvFrame {
         &self.v
     }
 
+    /// Copies `other`'s pixels into this frame without allocating.
+    ///
+    /// Panics if the sizes differ: callers reuse a frame of a clip's one size.
+    pub fn copy_from(&mut self, other: &YuvFrame) {
+        assert_eq!(
+            (self.width, self.height),
+            (other.width, other.height),
+            "frames of different sizes"
+        );
+        self.y.copy_from_slice(&other.y);
+        self.u.copy_from_slice(&other.u);
+        self.v.copy_from_slice(&other.v);
+    }
+
     /// All three planes, writable, for a renderer to fill in place.
     pub fn planes_mut(&mut self) -> (&mut [u8], &mut [u8], &mut [u8]) {
         (&mut self.y, &mut self.u, &mut self.v)

@@ -25,6 +25,7 @@ pub mod model;
 pub mod outcome;
 pub mod pipeline;
 pub mod progress;
+pub mod provenance;
 pub mod queue;
 pub mod render;
 pub mod semantic;

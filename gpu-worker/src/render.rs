@@ -8,6 +8,7 @@ use thiserror::Error;
 use crate::frame::YuvFrame;
 use crate::media::{self, EncodedFrame, H264Encoder, MediaError};
 use crate::model::{FrameSink, JobControl, ModelError, Progress, Stage, VideoModel};
+use crate::provenance::Watermark;
 use crate::spec::{GenerationSpec, SpecError};
 
 // JPEG quality for thumbnails: small files, no visible blocking at half size.
@@ -87,6 +88,8 @@ pub fn render_clip(
         // The middle frame: past any fade-in, representative of the motion.
         poster_index: total / 2,
         poster: None,
+        watermark: Watermark::new(spec.width, spec.height, spec.fps),
+        marked: YuvFrame::new(spec.width, spec.height),
         encode_time: Duration::ZERO,
         failure: None,
     };
@@ -159,7 +162,8 @@ pub fn render_clip(
     })
 }
 
-/// Encodes frames as the model pushes them and keeps the poster frame.
+/// Watermarks and encodes frames as the model pushes them, and keeps the
+/// (watermarked) poster frame.
 struct EncodingSink<'a> {
     encoder: H264Encoder,
     spec: &'a GenerationSpec,
@@ -167,6 +171,9 @@ struct EncodingSink<'a> {
     frames: Vec<EncodedFrame>,
     poster_index: u32,
     poster: Option<YuvFrame>,
+    watermark: Watermark,
+    // The model's frame with the mark drawn in; reused so no frame allocates.
+    marked: YuvFrame,
     encode_time: Duration,
     failure: Option<MediaError>,
 }
@@ -190,11 +197,14 @@ impl FrameSink for EncodingSink<'_> {
                 self.spec.height
             )));
         }
+        // Every frame is marked here, whichever backend made it.
+        self.marked.copy_from(frame);
+        self.watermark.stamp(&mut self.marked, index);
         if index == self.poster_index {
-            self.poster = Some(frame.clone());
+            self.poster = Some(self.marked.clone());
         }
         let t = Instant::now();
-        let encoded = self.encoder.encode(frame);
+        let encoded = self.encoder.encode(&self.marked);
         self.encode_time += t.elapsed();
         match encoded {
             Ok(encoded) => self.frames.push(encoded),

@@ -6,6 +6,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+use dreamreel_worker::provenance::{Ink, Watermark};
 use dreamreel_worker::{
     Aspect, FrameSink, GenerationSpec, JobControl, LocalModel, ModelError, Progress, RenderError,
     RenderedClip, Soundtrack, SpecError, Stage, VideoModel, YuvFrame, render_clip,
@@ -190,6 +191,80 @@ fn same_prompt_and_seed_give_a_byte_identical_mp4() {
     assert!(a.thumbnail == b.thumbnail, "thumbnails differ");
     let other_seed = render(&GenerationSpec { seed: 10, ..spec });
     assert!(a.mp4 != other_seed.mp4, "seed must matter");
+}
+
+/// Luma plane of frame `index` of an MP4, decoded by ffmpeg.
+fn decoded_luma(path: &Path, index: u32) -> Vec<u8> {
+    let select = format!("select=eq(n\\,{index})");
+    let out = ffmpeg_tool(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-i",
+            path.to_str().unwrap(),
+            "-vf",
+            &select,
+            "-frames:v",
+            "1",
+            "-pix_fmt",
+            "gray",
+            "-f",
+            "rawvideo",
+            "-",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "ffmpeg failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Mean luma of the mark's letters minus that of its shadow, read in `luma`
+/// where `mark` says frame `at` has them.
+fn mark_contrast(mark: &Watermark, luma: &[u8], width: u32, height: u32, at: u32) -> f64 {
+    let (mut glyph, mut shadow) = ((0u64, 0u64), (0u64, 0u64));
+    for y in 0..height {
+        for x in 0..width {
+            let p = u64::from(luma[(y * width + x) as usize]);
+            match mark.ink_at(at, x, y) {
+                Some(Ink::Glyph) => glyph = (glyph.0 + p, glyph.1 + 1),
+                Some(Ink::Shadow) => shadow = (shadow.0 + p, shadow.1 + 1),
+                None => {}
+            }
+        }
+    }
+    glyph.0 as f64 / glyph.1 as f64 - shadow.0 as f64 / shadow.1 as f64
+}
+
+#[test]
+fn every_decoded_frame_shows_the_moving_watermark() {
+    let spec = GenerationSpec::new("a quiet harbour at dawn", 5_000, Aspect::Portrait, 3);
+    let clip = render(&spec);
+    let path = write_temp("watermark.mp4", &clip.mp4);
+    let mark = Watermark::new(720, 1280, 24);
+    // Frames in the first and second two-second hold: different corners.
+    let (early, late) = (10, 60);
+    assert_ne!(mark.origin(early), mark.origin(late));
+    for (frame, other) in [(early, late), (late, early)] {
+        let luma = decoded_luma(&path, frame);
+        assert_eq!(luma.len(), 720 * 1280);
+        let here = mark_contrast(&mark, &luma, 720, 1280, frame);
+        let there = mark_contrast(&mark, &luma, 720, 1280, other);
+        // Letters read clearly where the mark is (about 175 measured), and
+        // nothing like them where it is not (about 0).
+        assert!(
+            here > 100.0,
+            "frame {frame}: contrast {here:.1} at the mark"
+        );
+        assert!(
+            there.abs() < 30.0,
+            "frame {frame}: contrast {there:.1} where the mark is not"
+        );
+    }
+    let _ = std::fs::remove_file(path);
 }
 
 /// Collects raw frames, for comparing what models draw.
