@@ -1,6 +1,7 @@
 //! Signing: the signing key, header authentication and presigned URLs.
 
 use std::fmt;
+use std::sync::Mutex;
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -99,6 +100,42 @@ pub struct Signer {
     credentials: Credentials,
     region: String,
     service: String,
+    key: KeyCache,
+}
+
+/// The last day's derived signing key: four HMACs saved on every signature
+/// after the first of a day (a feed page presigns some twenty links).
+#[derive(Default)]
+struct KeyCache(Mutex<Option<(String, [u8; 32])>>);
+
+impl KeyCache {
+    fn get_or_derive(&self, date: &str, derive: impl FnOnce() -> [u8; 32]) -> [u8; 32] {
+        // A poisoned lock only means another signer panicked mid-update: derive afresh.
+        let Ok(mut slot) = self.0.lock() else {
+            return derive();
+        };
+        match &*slot {
+            Some((day, key)) if day == date => *key,
+            _ => {
+                let key = derive();
+                *slot = Some((date.to_owned(), key));
+                key
+            }
+        }
+    }
+}
+
+impl Clone for KeyCache {
+    fn clone(&self) -> Self {
+        // Each clone derives its own: the cache is an optimisation, not state.
+        KeyCache::default()
+    }
+}
+
+impl fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyCache(..)")
+    }
 }
 
 impl Signer {
@@ -108,12 +145,14 @@ impl Signer {
             credentials,
             region: region.to_owned(),
             service: "s3".to_owned(),
+            key: KeyCache::default(),
         }
     }
 
     /// Signs for another service name than `s3`.
     pub fn with_service(mut self, service: &str) -> Self {
         self.service = service.to_owned();
+        self.key = KeyCache::default();
         self
     }
 
@@ -239,12 +278,15 @@ impl Signer {
     }
 
     fn signature(&self, time: &UtcTime, scope: &str, amz_date: &str, canonical: &str) -> String {
-        let key = signing_key(
-            &self.credentials.secret_access_key,
-            &time.date_stamp(),
-            &self.region,
-            &self.service,
-        );
+        let date = time.date_stamp();
+        let key = self.key.get_or_derive(&date, || {
+            signing_key(
+                &self.credentials.secret_access_key,
+                &date,
+                &self.region,
+                &self.service,
+            )
+        });
         let mac = hmac(&key, string_to_sign(amz_date, scope, canonical).as_bytes());
         hex(&mac)
     }

@@ -419,3 +419,25 @@ fn credentials_do_not_print_secrets() {
     assert!(printed.contains(AK));
     assert!(!printed.contains(SK));
 }
+
+#[test]
+fn one_signer_across_a_day_boundary_signs_as_fresh_signers_do() {
+    let req = Request::new("GET", "/test.txt").with_header("Host", HOST);
+    let shared = signer();
+    // Today, tomorrow, then today again: the cached key must follow the date.
+    for now in [T0, T0 + 86_400, T0 + 10, T0 + 86_400 + 5] {
+        assert_eq!(
+            shared.presign(&req, 600, now).unwrap(),
+            signer().presign(&req, 600, now).unwrap(),
+            "at {now}"
+        );
+        let (a, b) = (
+            shared.sign(&req, EMPTY_PAYLOAD_SHA256, now).unwrap(),
+            signer().sign(&req, EMPTY_PAYLOAD_SHA256, now).unwrap(),
+        );
+        assert_eq!(a.authorization, b.authorization, "at {now}");
+    }
+    // Printing a signer shows no key material.
+    let printed = format!("{shared:?}");
+    assert!(!printed.contains(SK) && printed.contains("KeyCache(..)"));
+}
