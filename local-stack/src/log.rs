@@ -11,7 +11,11 @@ fn line(level: &str, request_id: &str, message: &str) {
         "request_id": request_id,
         "message": message,
     });
-    eprintln!("{entry}");
+    // Formatted first, then one write: stderr is unbuffered, and printing a
+    // JSON value with `eprintln!` makes a system call per token.
+    let mut line = entry.to_string();
+    line.push('\n');
+    eprint!("{line}");
 }
 
 /// Logs an informational event.

@@ -15,8 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::error::Context as _;
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
-    StoreLimitsBuilder, UpdateDeadline,
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+    StoreLimits, StoreLimitsBuilder, UpdateDeadline,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p3::Request as WasiRequest;
@@ -27,6 +27,7 @@ use crate::body::{self, BodyError, ResponseBody};
 use crate::compile_cache;
 use crate::kv::SqliteKv;
 use crate::kv::host::{self as spin_host, SpinCtx, SpinView};
+use crate::kv::sqlite::Pending;
 use crate::manifest::Manifest;
 use crate::outbound::{OutboundHooks, OutboundPolicy};
 use crate::router::{RouteMatch, Router};
@@ -44,6 +45,10 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 const INSTANCE_MEMORY_LIMIT: usize = 256 << 20;
 /// Component instances alive at once (requests in flight plus open streams).
 const MAX_LIVE_INSTANCES: u32 = 2048;
+/// Bytes of a returned memory or table slot kept resident for the next instance.
+const KEEP_RESIDENT: usize = 4 << 20;
+/// Slots whose memory is decommitted per system call.
+const DECOMMIT_BATCH: usize = 16;
 
 /// Per-request state of one instance.
 pub struct State {
@@ -133,6 +138,7 @@ impl Runtime {
                 stores: decl.key_value_stores.clone().into(),
                 variables: variables.clone(),
                 component: id.as_str().into(),
+                pending: Arc::default(),
             };
             components.insert(
                 id.clone(),
@@ -155,6 +161,13 @@ impl Runtime {
             router,
             components,
         })
+    }
+
+    /// The resolved value of application variable `name` (e.g. the CORS
+    /// origins, for the host's own answers).
+    pub fn app_variable(&self, name: &str) -> Option<String> {
+        let any = self.components.values().next()?;
+        any.spin.variables.app(name).map(str::to_owned)
     }
 
     /// Answers one request; a component that traps or overruns its deadline
@@ -198,12 +211,17 @@ impl Runtime {
         component: &LoadedComponent,
         req: http::Request<Bytes>,
     ) -> Result<Response, Failure> {
+        let spin = component.spin.for_request();
+        let durable = Durability {
+            kv: spin.kv.clone(),
+            pending: spin.pending.clone(),
+        };
         let state = State {
             table: ResourceTable::new(),
             wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
             http: WasiHttpCtx::new(),
             hooks: OutboundHooks::new(component.outbound.clone()),
-            spin: component.spin.clone(),
+            spin,
             limits: StoreLimitsBuilder::new()
                 .memory_size(INSTANCE_MEMORY_LIMIT)
                 .build(),
@@ -227,7 +245,9 @@ impl Runtime {
         let deadline = tokio::time::Instant::now() + REQUEST_DEADLINE;
         let (head_tx, head_rx) = oneshot::channel();
         let (frames_tx, mut frames_rx) = mpsc::channel(16);
-        let mut task = tokio::spawn(serve_instance(store, service, req, head_tx, frames_tx));
+        let mut task = tokio::spawn(serve_instance(
+            store, service, req, head_tx, frames_tx, durable,
+        ));
         let head = match tokio::time::timeout_at(deadline, head_rx).await {
             Ok(Ok(head)) => head,
             // The instance ended without a response: its error says why.
@@ -275,14 +295,31 @@ enum Failure {
     TimedOut,
 }
 
+/// The key-value batches one request depended on, to wait for before answering.
+struct Durability {
+    kv: Arc<SqliteKv>,
+    pending: Arc<Pending>,
+}
+
+impl Durability {
+    /// Returns once everything the request wrote or read so far is durable.
+    async fn settled(&self) -> anyhow::Result<()> {
+        Ok(self.kv.settled(&self.pending).await?)
+    }
+}
+
 /// Drives one instance: sends the response head on `head`, then the body's
-/// frames on `frames` until the body ends or the client goes away.
+/// frames on `frames` until the body ends or the client goes away. Nothing
+/// reaches the client before what it depends on is durable: a whole
+/// response waits once, at the end (`call` sends it when `frames` closes);
+/// an event stream waits before its head and each frame.
 async fn serve_instance(
     mut store: Store<State>,
     service: Service,
     req: http::Request<Bytes>,
     head: oneshot::Sender<http::response::Parts>,
     frames: mpsc::Sender<Result<Frame<Bytes>, BodyError>>,
+    durable: Durability,
 ) -> anyhow::Result<()> {
     let body = req.map(Full::new);
     let (req, io) = WasiRequest::from_http(&mut store.data_mut().hooks, body);
@@ -297,15 +334,20 @@ async fn serve_instance(
                     };
                     let res = store.with(|s| res.into_http(s, async { Ok(()) }))?;
                     let (parts, mut body) = res.into_parts();
-                    if is_event_stream(&parts) {
+                    let streaming = is_event_stream(&parts);
+                    if streaming {
                         let until = Instant::now() + MAX_STREAM;
                         store.with(|mut s| s.data_mut().stream_until = Some(until));
+                        durable.settled().await?;
                     }
                     if head.send(parts).is_err() {
                         return Ok(());
                     }
                     while let Some(frame) = body.frame().await {
                         let frame = frame.map_err(|e| anyhow::anyhow!("response body: {e:?}"))?;
+                        if streaming {
+                            durable.settled().await?;
+                        }
                         if frames.send(Ok(frame)).await.is_err() {
                             break; // The client went away.
                         }
@@ -319,6 +361,12 @@ async fn serve_instance(
         .await
         .map_err(anyhow::Error::from)
         .and_then(|r| r);
+    // The instance is done: its slot goes back to the pool before the wait.
+    drop(store);
+    let result = match result {
+        Ok(()) => durable.settled().await,
+        failed => failed,
+    };
     if let Err(e) = &result {
         let _ = failures.send(Err(format!("{e:#}").into())).await;
     }
@@ -349,7 +397,15 @@ fn engine() -> anyhow::Result<Engine> {
         .total_memories(MAX_LIVE_INSTANCES * 2)
         .total_tables(MAX_LIVE_INSTANCES * 2)
         .total_stacks(MAX_LIVE_INSTANCES)
-        .max_memory_size(INSTANCE_MEMORY_LIMIT);
+        .max_memory_size(INSTANCE_MEMORY_LIMIT)
+        // A slot given back is reset by rewriting only the pages the instance
+        // dirtied (found with PAGEMAP_SCAN where the kernel has it) and kept
+        // resident, so the next request neither pays an madvise nor refaults
+        // its pages; larger memories are still decommitted, in batches.
+        .pagemap_scan(Enabled::Auto)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT)
+        .decommit_batch_size(DECOMMIT_BATCH);
     let mut config = Config::new();
     config
         .wasm_component_model_async(true)

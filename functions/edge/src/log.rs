@@ -46,7 +46,7 @@ impl RequestLog {
         if let Value::Object(extra) = fields {
             line.extend(extra);
         }
-        eprintln!("{}", Value::Object(line));
+        write_line(&Value::Object(line));
     }
 
     /// Logs the end of the request with its status and duration.
@@ -59,4 +59,12 @@ impl RequestLog {
             json!({ "status": status, "duration_ms": ms }),
         );
     }
+}
+
+/// Writes `value` and a newline to stderr in one write: stderr is unbuffered,
+/// and `eprintln!` of a JSON value would cross into the host once per token.
+fn write_line(value: &Value) {
+    let mut line = value.to_string();
+    line.push('\n');
+    eprint!("{line}");
 }

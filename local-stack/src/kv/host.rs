@@ -6,6 +6,7 @@ use std::sync::Arc;
 use wasmtime::component::{Accessor, HasData, Linker, Resource, ResourceTable};
 
 use super::SqliteKv;
+use super::sqlite::{self, Pending};
 use crate::variables::{VariableError, Variables};
 
 mod generated {
@@ -49,6 +50,25 @@ pub struct SpinCtx {
     pub variables: Arc<Variables>,
     /// The component's id, which scopes its variables.
     pub component: Arc<str>,
+    /// What this request's calls wrote or read before it was durable: the
+    /// response waits for it ([`SqliteKv::settled`]).
+    pub pending: Arc<Pending>,
+}
+
+impl SpinCtx {
+    /// The same context for a new request, with nothing pending.
+    pub fn for_request(&self) -> Self {
+        Self {
+            pending: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    /// Runs `f` on the database without waiting for durability: the
+    /// request's response waits instead, once, for everything it touched.
+    fn defer<R>(&self, f: impl FnOnce(&SqliteKv) -> R) -> R {
+        sqlite::deferred(&self.pending, || f(&self.kv))
+    }
 }
 
 /// Borrowed view handed to the host functions.
@@ -135,7 +155,7 @@ impl<U> spin_kv::HostStoreWithStore<U> for SpinHost {
         accessor.with(|mut access| {
             let view = access.get();
             let label = view.label(&this)?;
-            Ok(view.ctx.kv.get(&label, &key).map_err(spin_err))
+            Ok(view.ctx.defer(|kv| kv.get(&label, &key)).map_err(spin_err))
         })
     }
 
@@ -148,7 +168,10 @@ impl<U> spin_kv::HostStoreWithStore<U> for SpinHost {
         accessor.with(|mut access| {
             let view = access.get();
             let label = view.label(&this)?;
-            Ok(view.ctx.kv.set(&label, &key, &value).map_err(spin_err))
+            Ok(view
+                .ctx
+                .defer(|kv| kv.set(&label, &key, &value))
+                .map_err(spin_err))
         })
     }
 
@@ -160,7 +183,10 @@ impl<U> spin_kv::HostStoreWithStore<U> for SpinHost {
         accessor.with(|mut access| {
             let view = access.get();
             let label = view.label(&this)?;
-            Ok(view.ctx.kv.delete(&label, &key).map_err(spin_err))
+            Ok(view
+                .ctx
+                .defer(|kv| kv.delete(&label, &key))
+                .map_err(spin_err))
         })
     }
 
@@ -172,7 +198,10 @@ impl<U> spin_kv::HostStoreWithStore<U> for SpinHost {
         accessor.with(|mut access| {
             let view = access.get();
             let label = view.label(&this)?;
-            Ok(view.ctx.kv.exists(&label, &key).map_err(spin_err))
+            Ok(view
+                .ctx
+                .defer(|kv| kv.exists(&label, &key))
+                .map_err(spin_err))
         })
     }
 
@@ -187,7 +216,7 @@ impl<U> spin_kv::HostStoreWithStore<U> for SpinHost {
             let (keys, result) = {
                 let view = access.get();
                 let label = view.label(&this)?;
-                match view.ctx.kv.keys(&label) {
+                match view.ctx.defer(|kv| kv.keys(&label)) {
                     Ok(keys) => (keys, Ok(())),
                     Err(e) => (Vec::new(), Err(spin_err(e))),
                 }
@@ -245,7 +274,7 @@ impl wasi_kv::HostBucket for SpinView<'_> {
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
         let label = self.label(&this)?;
-        Ok(self.ctx.kv.get(&label, &key).map_err(wasi_err))
+        Ok(self.ctx.defer(|kv| kv.get(&label, &key)).map_err(wasi_err))
     }
 
     fn set(
@@ -255,7 +284,10 @@ impl wasi_kv::HostBucket for SpinView<'_> {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         let label = self.label(&this)?;
-        Ok(self.ctx.kv.set(&label, &key, &value).map_err(wasi_err))
+        Ok(self
+            .ctx
+            .defer(|kv| kv.set(&label, &key, &value))
+            .map_err(wasi_err))
     }
 
     fn delete(
@@ -264,7 +296,10 @@ impl wasi_kv::HostBucket for SpinView<'_> {
         key: String,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         let label = self.label(&this)?;
-        Ok(self.ctx.kv.delete(&label, &key).map_err(wasi_err))
+        Ok(self
+            .ctx
+            .defer(|kv| kv.delete(&label, &key))
+            .map_err(wasi_err))
     }
 
     fn exists(
@@ -273,7 +308,10 @@ impl wasi_kv::HostBucket for SpinView<'_> {
         key: String,
     ) -> wasmtime::Result<Result<bool, wasi_kv::Error>> {
         let label = self.label(&this)?;
-        Ok(self.ctx.kv.exists(&label, &key).map_err(wasi_err))
+        Ok(self
+            .ctx
+            .defer(|kv| kv.exists(&label, &key))
+            .map_err(wasi_err))
     }
 
     fn list_keys(
@@ -282,7 +320,7 @@ impl wasi_kv::HostBucket for SpinView<'_> {
         cursor: Option<String>,
     ) -> wasmtime::Result<Result<wasi_kv::KeyResponse, wasi_kv::Error>> {
         let label = self.label(&this)?;
-        let keys = match self.ctx.kv.keys(&label) {
+        let keys = match self.ctx.defer(|kv| kv.keys(&label)) {
             Ok(keys) => keys,
             Err(e) => return Ok(Err(wasi_err(e))),
         };
@@ -308,7 +346,10 @@ impl atomics::Host for SpinView<'_> {
         delta: i64,
     ) -> wasmtime::Result<Result<i64, wasi_kv::Error>> {
         let label = self.label(&bucket)?;
-        Ok(self.ctx.kv.increment(&label, &key, delta).map_err(wasi_err))
+        Ok(self
+            .ctx
+            .defer(|kv| kv.increment(&label, &key, delta))
+            .map_err(wasi_err))
     }
 
     fn swap(
@@ -317,16 +358,14 @@ impl atomics::Host for SpinView<'_> {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), atomics::CasError>> {
         let ticket = self.table.delete(cas)?;
-        match self.ctx.kv.compare_and_swap(
-            &ticket.label,
-            &ticket.key,
-            ticket.seen.as_deref(),
-            &value,
-        ) {
+        let swapped = self.ctx.defer(|kv| {
+            kv.compare_and_swap(&ticket.label, &ticket.key, ticket.seen.as_deref(), &value)
+        });
+        match swapped {
             Ok(true) => Ok(Ok(())),
             Ok(false) => {
                 // Hand back a fresh ticket so the guest may retry, as the interface intends.
-                let seen = match self.ctx.kv.get(&ticket.label, &ticket.key) {
+                let seen = match self.ctx.defer(|kv| kv.get(&ticket.label, &ticket.key)) {
                     Ok(seen) => seen,
                     Err(e) => return Ok(Err(atomics::CasError::StoreError(wasi_err(e)))),
                 };
@@ -345,7 +384,7 @@ impl atomics::HostCas for SpinView<'_> {
         key: String,
     ) -> wasmtime::Result<Result<Resource<CasHandle>, wasi_kv::Error>> {
         let label = self.label(&bucket)?;
-        let seen = match self.ctx.kv.get(&label, &key) {
+        let seen = match self.ctx.defer(|kv| kv.get(&label, &key)) {
             Ok(seen) => seen,
             Err(e) => return Ok(Err(wasi_err(e))),
         };
@@ -374,8 +413,7 @@ impl batch::Host for SpinView<'_> {
         let label = self.label(&bucket)?;
         Ok(self
             .ctx
-            .kv
-            .get_many(&label, &keys)
+            .defer(|kv| kv.get_many(&label, &keys))
             .map(|values| keys.into_iter().zip(values).collect())
             .map_err(wasi_err))
     }
@@ -386,7 +424,10 @@ impl batch::Host for SpinView<'_> {
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         let label = self.label(&bucket)?;
-        Ok(self.ctx.kv.set_many(&label, &key_values).map_err(wasi_err))
+        Ok(self
+            .ctx
+            .defer(|kv| kv.set_many(&label, &key_values))
+            .map_err(wasi_err))
     }
 
     fn delete_many(
@@ -395,6 +436,9 @@ impl batch::Host for SpinView<'_> {
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         let label = self.label(&bucket)?;
-        Ok(self.ctx.kv.delete_many(&label, &keys).map_err(wasi_err))
+        Ok(self
+            .ctx
+            .defer(|kv| kv.delete_many(&label, &keys))
+            .map_err(wasi_err))
     }
 }
