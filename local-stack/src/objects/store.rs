@@ -50,6 +50,8 @@ pub struct ObjectStoreConfig {
     pub max_object_bytes: u64,
     /// `configurationId` in event notifications.
     pub notification_id: String,
+    /// Faults to inject (object PUTs refused with 503), for tests; none by default.
+    pub faults: crate::kv::Faults,
 }
 
 impl ObjectStoreConfig {
@@ -62,6 +64,7 @@ impl ObjectStoreConfig {
             buckets: Vec::new(),
             max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
             notification_id: "dreamreel-local".to_owned(),
+            faults: crate::kv::Faults::default(),
         }
     }
 }

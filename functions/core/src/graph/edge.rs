@@ -82,3 +82,12 @@ pub(crate) async fn record_pages<S: Store>(
     }
     Ok(())
 }
+
+/// Puts the edge at `key` back to `previous` if it still holds `written`:
+/// undoes a flip whose counts could not move. Best effort: the caller is
+/// failing already.
+pub(crate) async fn revert<S: Store>(store: &S, key: &str, written: &Edge, previous: &Edge) {
+    let from = serde_json::to_vec(written).expect("an edge serialises");
+    let to = serde_json::to_vec(previous).expect("an edge serialises");
+    let _ = store.compare_and_swap(key, Some(&from), &to).await;
+}

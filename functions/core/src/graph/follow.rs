@@ -26,6 +26,14 @@ pub async fn follow<S: Store>(
         return Err(blocked());
     }
     let key = keys::follow(follower, followee);
+    if edge::read(store, &key).await?.edge.on {
+        return Ok(false);
+    }
+    // List entries first: readers skip an entry whose edge is off, so a
+    // request that stops before the flip leaves nothing wrong, and a retry
+    // finds them (unique appends).
+    let a = pages::append(store, &lists::following(follower), followee, true).await?;
+    let b = pages::append(store, &lists::followers(followee), follower, true).await?;
     for _ in 0..MAX_CAS_TRIES {
         let read = edge::read(store, &key).await?;
         if read.edge.on {
@@ -34,18 +42,40 @@ pub async fn follow<S: Store>(
         let on = Edge {
             on: true,
             since_ms: env.now_ms(),
-            pages: Vec::new(),
+            pages: vec![a, b],
         };
         if edge::swap(store, &key, &read, &on).await? {
-            store.increment(&keys::following_count(follower), 1).await?;
-            store.increment(&keys::followers_count(followee), 1).await?;
-            let a = pages::append(store, &lists::following(follower), followee, true).await?;
-            let b = pages::append(store, &lists::followers(followee), follower, true).await?;
-            edge::record_pages(store, &key, vec![a, b]).await?;
+            if let Err(e) = count(store, follower, followee, 1).await {
+                // No follow without its counts: the request did not happen.
+                edge::revert(store, &key, &on, &read.edge).await;
+                return Err(e);
+            }
             return Ok(true);
         }
     }
     Err(busy())
+}
+
+/// Moves both follow counts by `delta`, both or neither.
+async fn count<S: Store>(
+    store: &S,
+    follower: &str,
+    followee: &str,
+    delta: i64,
+) -> Result<(), ApiError> {
+    store
+        .increment(&keys::following_count(follower), delta)
+        .await?;
+    if let Err(e) = store
+        .increment(&keys::followers_count(followee), delta)
+        .await
+    {
+        let _ = store
+            .increment(&keys::following_count(follower), -delta)
+            .await;
+        return Err(e.into());
+    }
+    Ok(())
 }
 
 /// `follower` stops following `followee`; true when this call ended it.
@@ -66,15 +96,14 @@ pub async fn unfollow<S: Store>(
             pages: Vec::new(),
         };
         if edge::swap(store, &key, &read, &off).await? {
-            store
-                .increment(&keys::following_count(follower), -1)
-                .await?;
-            store
-                .increment(&keys::followers_count(followee), -1)
-                .await?;
+            if let Err(e) = count(store, follower, followee, -1).await {
+                edge::revert(store, &key, &off, &read.edge).await;
+                return Err(e);
+            }
             if let [a, b] = read.edge.pages[..] {
-                pages::remove(store, &lists::following(follower), a, followee).await?;
-                pages::remove(store, &lists::followers(followee), b, follower).await?;
+                // Tidying only: readers skip entries whose edge is off.
+                let _ = pages::remove(store, &lists::following(follower), a, followee).await;
+                let _ = pages::remove(store, &lists::followers(followee), b, follower).await;
             }
             return Ok(true);
         }

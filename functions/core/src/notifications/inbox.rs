@@ -164,13 +164,13 @@ async fn mark_one<S: Store>(store: &S, user: &str, id: &str, up_to: u64) -> Resu
             return Ok(());
         }
         n.read = true;
-        if store
-            .compare_and_swap(&key, Some(&bytes), &encode(&n))
-            .await?
-        {
-            store
-                .increment(&keys::notifications_unread(user), -1)
-                .await?;
+        let read = encode(&n);
+        if store.compare_and_swap(&key, Some(&bytes), &read).await? {
+            if let Err(e) = store.increment(&keys::notifications_unread(user), -1).await {
+                // The count did not move: the notification stays unread.
+                let _ = store.compare_and_swap(&key, Some(&read), &bytes).await;
+                return Err(e.into());
+            }
             return Ok(());
         }
     }

@@ -77,12 +77,16 @@ async fn create<S: Store>(
         created_at_ms: now,
         updated_at_ms: now,
     };
-    store
-        .set(&keys::notification(recipient, &id), &encode(&n))
-        .await?;
-    store
+    let key = keys::notification(recipient, &id);
+    store.set(&key, &encode(&n)).await?;
+    if let Err(e) = store
         .increment(&keys::notifications_unread(recipient), 1)
-        .await?;
+        .await
+    {
+        // No unread notification the count does not include: take it back.
+        let _ = store.delete(&key).await;
+        return Err(e.into());
+    }
     if let Some(group) = group {
         if let Some(actor) = &n.actors.first() {
             let marker = keys::notification_actor(recipient, &id, &actor.id);
@@ -152,10 +156,20 @@ async fn fold<S: Store>(
             .compare_and_swap(&key, Some(&bytes), &encode(&next))
             .await?
         {
-            if current.read {
-                store
+            if current.read
+                && let Err(e) = store
                     .increment(&keys::notifications_unread(recipient), 1)
-                    .await?;
+                    .await
+            {
+                // The count did not move: the notification stays as it was.
+                let _ = store
+                    .compare_and_swap(&key, Some(&encode(&next)), &bytes)
+                    .await;
+                if let Some(actor) = &new.actor {
+                    let marker = keys::notification_actor(recipient, id, &actor.id);
+                    let _ = store.delete(&marker).await;
+                }
+                return Err(e.into());
             }
             pages::remove(store, &inbox::list_of(recipient), current.page, id).await?;
             stream::log(store, recipient, &next).await?;

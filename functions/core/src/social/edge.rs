@@ -59,3 +59,24 @@ pub(crate) async fn flip<S: Store>(
     }
     Err(busy())
 }
+
+/// Puts the edge at `key` back to `previous` while it still stands `on`:
+/// undoes a flip whose counter could not move, so a failed request leaves
+/// no like without its count. Best effort: the caller is failing already.
+pub(crate) async fn revert<S: Store>(store: &S, key: &str, on: bool, previous: &Edge) {
+    let bytes = serde_json::to_vec(previous).expect("an edge serialises");
+    for _ in 0..MAX_CAS_TRIES {
+        let Ok(raw) = store.get(key).await else {
+            return;
+        };
+        if !matches!(decode(raw.as_deref()), Ok(current) if current.on == on) {
+            return;
+        }
+        if !matches!(
+            store.compare_and_swap(key, raw.as_deref(), &bytes).await,
+            Ok(false)
+        ) {
+            return;
+        }
+    }
+}

@@ -3,7 +3,8 @@
 //! Entries go into the lists before the like flips: an entry whose like
 //! does not stand is skipped by readers, so a request that stops half-way
 //! leaves nothing wrong, and a busy list refuses the like (503, retry)
-//! before anything counted changed.
+//! before anything counted changed. A count that cannot move takes the
+//! flip back, so a failed request is one that did not happen.
 
 use crate::accounts::User;
 use crate::env::Env;
@@ -114,11 +115,14 @@ pub async fn like<S: Store>(
     let owner = likers_owner(video_id, shard_of(&user.id, LIKE_SHARDS));
     let a = pages::append(store, &likers(&owner), &user.id, true).await?;
     let b = pages::append(store, &my_likes(&user.id), video_id, true).await?;
-    let changed = edge::flip(store, &key, true, &[a, b], env.now_ms())
-        .await?
-        .is_some();
-    if changed {
-        counts::add(store, Counter::Likes, video_id, &user.id, 1).await?;
+    let flipped = edge::flip(store, &key, true, &[a, b], env.now_ms()).await?;
+    let changed = flipped.is_some();
+    if let Some(before) = flipped {
+        if let Err(e) = counts::add(store, env, Counter::Likes, video_id, &user.id, 1).await {
+            // No like without its count: the request did not happen; a retry starts over.
+            edge::revert(store, &key, true, &before).await;
+            return Err(e);
+        }
         let subject = Subject {
             video_id: Some(video_id.to_owned()),
             ..Subject::default()
@@ -146,11 +150,15 @@ pub async fn unlike<S: Store>(
     let key = keys::like(video_id, &user.id);
     let changed = match edge::flip(store, &key, false, &[], env.now_ms()).await? {
         Some(before) => {
-            counts::add(store, Counter::Likes, video_id, &user.id, -1).await?;
+            if let Err(e) = counts::add(store, env, Counter::Likes, video_id, &user.id, -1).await {
+                edge::revert(store, &key, false, &before).await;
+                return Err(e);
+            }
             if let [a, b] = before.pages[..] {
                 let owner = likers_owner(video_id, shard_of(&user.id, LIKE_SHARDS));
-                pages::remove(store, &likers(&owner), a, &user.id).await?;
-                pages::remove(store, &my_likes(&user.id), b, video_id).await?;
+                // Tidying only: readers skip entries whose like is off.
+                let _ = pages::remove(store, &likers(&owner), a, &user.id).await;
+                let _ = pages::remove(store, &my_likes(&user.id), b, video_id).await;
             }
             true
         }
@@ -189,9 +197,10 @@ fn bad_cursor() -> ApiError {
 
 /// Reads a likers cursor: `{shard}~{position}` (position empty = the shard's newest).
 fn decode_likers_cursor(cursor: &str) -> Result<(u32, Option<Position>), ApiError> {
-    let (shard, pos) = cursor.split_once('~').ok_or_else(bad_cursor)?;
-    let shard: u32 = shard.parse().map_err(|_| bad_cursor())?;
-    if shard >= LIKE_SHARDS {
+    let (raw, pos) = cursor.split_once('~').ok_or_else(bad_cursor)?;
+    let shard: u32 = raw.parse().map_err(|_| bad_cursor())?;
+    // The shard as we write it ("01" or "+1" are not ours).
+    if shard >= LIKE_SHARDS || shard.to_string() != raw {
         return Err(bad_cursor());
     }
     let pos = (!pos.is_empty())
@@ -209,7 +218,11 @@ pub async fn likers_page<S: Store>(
     cursor: Option<&str>,
     limit: Option<usize>,
 ) -> Result<LikerPage, ApiError> {
-    get_video(store, video_id).await?;
+    let video = get_video(store, video_id).await?;
+    // Hidden from people its maker blocked (and vice versa), as its page is.
+    if crate::graph::is_blocked_either(store, viewer, &video.owner).await? {
+        return Err(ApiError::not_found("no such video"));
+    }
     let limit = page_size(limit)?;
     let (mut shard, mut from) = match cursor {
         Some(c) => decode_likers_cursor(c)?,

@@ -4,7 +4,7 @@
 //! two publishes (a retry, a double tap) make one video. After it exists,
 //! the source's remix list gets the id (a unique append) and the draft
 //! records the video; a publish that stopped half-way is finished by the
-//! next one.
+//! next one. A video that cannot be written unmarks the draft again.
 
 use crate::accounts::User;
 use crate::env::Env;
@@ -53,7 +53,7 @@ pub async fn publish<S: Store>(
             return Err(not_found());
         }
         if d.video_id.is_some() {
-            return Ok(Change::Keep(()));
+            return Ok(Change::Keep(false));
         }
         if d.status != DraftStatus::Ready || d.media.is_none() {
             return Err(ApiError::conflict(
@@ -67,10 +67,10 @@ pub async fn publish<S: Store>(
         let mut next = d.clone();
         next.video_id = Some(d.id.clone());
         next.updated_at_ms = now;
-        Ok(Change::Write(Box::new(next), ()))
+        Ok(Change::Write(Box::new(next), true))
     })
     .await?;
-    let Some((draft, ())) = marked else {
+    let Some((draft, marked_now)) = marked else {
         return Err(not_found());
     };
     let (video, created) = match load_video(store, &draft.id).await? {
@@ -95,10 +95,17 @@ pub async fn publish<S: Store>(
                 removed: None,
             };
             let bytes = serde_json::to_vec(&video).expect("videos serialise");
-            if store
+            let written = store
                 .compare_and_swap(&keys::video(&video.id), None, &bytes)
-                .await?
-            {
+                .await;
+            if let Err(e) = written {
+                // No draft marked published without its video: unmark it.
+                if marked_now {
+                    let _ = unmark(store, &draft.id).await;
+                }
+                return Err(e.into());
+            }
+            if written? {
                 (video, true)
             } else {
                 // A concurrent publish won; its video is the one.
@@ -115,10 +122,28 @@ pub async fn publish<S: Store>(
     }
     // The feeds' indexes; a retry finishes them like the remix list.
     crate::feed::on_published(store, &video, created).await?;
+    crate::feed::similar::on_published(store, &video).await?;
     if created {
         announce(store, env, user, &video).await?;
     }
     Ok(Published { video, created })
+}
+
+/// Clears the video id of draft `id` while no video stands for it.
+async fn unmark<S: Store>(store: &S, id: &str) -> Result<(), ApiError> {
+    if load_video(store, id).await?.is_some() {
+        return Ok(());
+    }
+    record::update(store, id, |d| {
+        if d.video_id.is_none() {
+            return Ok(Change::Keep(()));
+        }
+        let mut next = d.clone();
+        next.video_id = None;
+        Ok(Change::Write(Box::new(next), ()))
+    })
+    .await?;
+    Ok(())
 }
 
 /// Tells the source video's maker about a remix and each cast member that

@@ -8,7 +8,9 @@
 //!
 //! A comment's id enters its list before its record is written; readers
 //! skip ids without a record, so a request that stops half-way shows
-//! nothing and a retry with the same `Idempotency-Key` finishes it.
+//! nothing and a retry with the same `Idempotency-Key` finishes it. A
+//! record whose counts could not move is taken back (and a tombstone
+//! restored), so counts always match the comments that stand.
 
 mod list;
 mod model;
@@ -147,9 +149,11 @@ pub async fn create_comment<S: Store>(
         let (_, existing) = load(store, &id).await?.ok_or_else(busy)?;
         return Ok((view_one(store, &user.id, existing).await?, false));
     }
-    counts::add(store, Counter::Comments, video_id, &user.id, 1).await?;
-    if let Some(root) = &root {
-        store.increment(&keys::reply_count(root), 1).await?;
+    if let Err(e) = count_new(store, env, video_id, &user.id, root.as_deref()).await {
+        // A comment stands only with its counts: take it back; a retry with
+        // the same Idempotency-Key writes it again under the same id.
+        let _ = store.delete(&keys::comment(&id)).await;
+        return Err(e);
     }
     let subject = Subject {
         video_id: Some(video_id.to_owned()),
@@ -162,6 +166,24 @@ pub async fn create_comment<S: Store>(
     };
     notify_quietly(store, env, recipient, kind, user, subject, Some(text)).await;
     Ok((view_one(store, &user.id, comment).await?, true))
+}
+
+/// Counts a new comment (and the reply in its thread), all or nothing.
+async fn count_new<S: Store>(
+    store: &S,
+    env: &dyn Env,
+    video_id: &str,
+    author: &str,
+    root: Option<&str>,
+) -> Result<(), ApiError> {
+    counts::add(store, env, Counter::Comments, video_id, author, 1).await?;
+    if let Some(root) = root
+        && let Err(e) = store.increment(&keys::reply_count(root), 1).await
+    {
+        let _ = counts::add(store, env, Counter::Comments, video_id, author, -1).await;
+        return Err(e.into());
+    }
+    Ok(())
 }
 
 /// Deletes comment `id`: its author or the video's maker may (403
@@ -203,29 +225,57 @@ pub async fn delete_comment<S: Store>(
         {
             continue;
         }
-        counts::add(
-            store,
-            Counter::Comments,
-            &comment.video_id,
-            &comment.author,
-            -1,
-        )
-        .await?;
-        match &comment.parent_id {
-            Some(root) => {
-                store.increment(&keys::reply_count(root), -1).await?;
-                pages::remove(store, &replies_list(root), comment.page, id).await?;
+        let uncounted = async {
+            counts::add(
+                store,
+                env,
+                Counter::Comments,
+                &comment.video_id,
+                &comment.author,
+                -1,
+            )
+            .await?;
+            if let Some(root) = &comment.parent_id
+                && let Err(e) = store.increment(&keys::reply_count(root), -1).await
+            {
+                let _ = counts::add(
+                    store,
+                    env,
+                    Counter::Comments,
+                    &comment.video_id,
+                    &comment.author,
+                    1,
+                )
+                .await;
+                return Err(ApiError::from(e));
             }
-            // A top-level comment with replies stays listed as a tombstone
-            // until they go; readers decide by its reply count.
-            None => {
-                let replies = count(store.get(&keys::reply_count(id)).await?.as_deref());
-                if replies == 0 {
-                    pages::remove(store, &comments_list(&comment.video_id), comment.page, id)
-                        .await?;
+            Ok(())
+        };
+        if let Err(e) = uncounted.await {
+            // The counts did not move: the comment stands again, as before.
+            let _ = store
+                .compare_and_swap(&keys::comment(id), Some(&bytes), &raw)
+                .await;
+            return Err(e);
+        }
+        // Tidying the lists only: readers skip deleted comments without
+        // replies, so the deletion stands even if this fails.
+        let _ = async {
+            match &comment.parent_id {
+                Some(root) => pages::remove(store, &replies_list(root), comment.page, id).await,
+                // A top-level comment with replies stays listed as a tombstone
+                // until they go; readers decide by its reply count.
+                None => {
+                    let replies = count(store.get(&keys::reply_count(id)).await?.as_deref());
+                    if replies == 0 {
+                        pages::remove(store, &comments_list(&comment.video_id), comment.page, id)
+                            .await?;
+                    }
+                    Ok(())
                 }
             }
         }
+        .await;
         return Ok(());
     }
     Err(busy())
@@ -247,11 +297,11 @@ pub async fn like_comment<S: Store>(
         return Err(blocked());
     }
     let key = keys::comment_like(id, &user.id);
-    if edge::flip(store, &key, true, &[], env.now_ms())
-        .await?
-        .is_some()
-    {
-        store.increment(&keys::comment_like_count(id), 1).await?;
+    if let Some(before) = edge::flip(store, &key, true, &[], env.now_ms()).await? {
+        if let Err(e) = store.increment(&keys::comment_like_count(id), 1).await {
+            edge::revert(store, &key, true, &before).await;
+            return Err(e.into());
+        }
         let subject = Subject {
             video_id: Some(comment.video_id.clone()),
             comment_id: Some(id.to_owned()),
@@ -282,11 +332,11 @@ pub async fn unlike_comment<S: Store>(
         return Err(no_comment());
     }
     let key = keys::comment_like(id, &user.id);
-    if edge::flip(store, &key, false, &[], env.now_ms())
-        .await?
-        .is_some()
+    if let Some(before) = edge::flip(store, &key, false, &[], env.now_ms()).await?
+        && let Err(e) = store.increment(&keys::comment_like_count(id), -1).await
     {
-        store.increment(&keys::comment_like_count(id), -1).await?;
+        edge::revert(store, &key, false, &before).await;
+        return Err(e.into());
     }
     comment_like_state(store, id, false).await
 }
