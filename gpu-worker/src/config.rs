@@ -39,6 +39,10 @@ pub struct WorkerConfig {
     /// The all-MiniLM-L6-v2 model directory for the semantic prompt check
     /// (`None`: the check is skipped, with a warning at start-up).
     pub embedding_model: Option<std::path::PathBuf>,
+    /// Signs the C2PA manifest embedded in every MP4. `None` uploads media
+    /// unsigned (with a warning per job): only code-built test
+    /// configurations choose that; [`WorkerConfig::from_env`] requires a key.
+    pub c2pa: Option<crate::provenance::ManifestSigner>,
 }
 
 impl std::fmt::Debug for WorkerConfig {
@@ -54,6 +58,7 @@ impl std::fmt::Debug for WorkerConfig {
             .field("callback_retry", &self.callback_retry)
             .field("progress_interval", &self.progress_interval)
             .field("embedding_model", &self.embedding_model)
+            .field("c2pa", &self.c2pa)
             .finish_non_exhaustive()
     }
 }
@@ -84,6 +89,9 @@ pub enum ConfigError {
     /// The configured embedding model could not be loaded.
     #[error(transparent)]
     Semantic(#[from] crate::semantic::SemanticError),
+    /// The C2PA signing key or certificate chain is unusable.
+    #[error(transparent)]
+    Provenance(#[from] crate::provenance::ProvenanceError),
 }
 
 impl WorkerConfig {
@@ -101,6 +109,7 @@ impl WorkerConfig {
             callback_retry: RetryPolicy::default(),
             progress_interval: Duration::from_millis(DEFAULT_PROGRESS_INTERVAL_MS),
             embedding_model: None,
+            c2pa: None,
         }
     }
 
@@ -109,6 +118,10 @@ impl WorkerConfig {
     /// `DREAMREEL_MAX_ATTEMPTS`, `DREAMREEL_LEASE_MS`, `DREAMREEL_WORKER_ID`
     /// (default: Lambda's log stream name, else random), `DREAMREEL_MODEL`,
     /// `DREAMREEL_PROGRESS_INTERVAL_MS`, `DREAMREEL_EMBEDDING_MODEL` (a directory).
+    /// A worker must not publish unsigned media, so `DREAMREEL_C2PA_SIGN_KEY`
+    /// (PKCS#8 PEM) and `DREAMREEL_C2PA_SIGN_CERT` (PEM chain, the signing
+    /// certificate first), each PEM text or a file path, are required; `DREAMREEL_C2PA_SIGN_ALG` is
+    /// `es256` (default) or `ed25519`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -158,8 +171,25 @@ impl WorkerConfig {
             config.model = model;
         }
         config.embedding_model = get("DREAMREEL_EMBEDDING_MODEL").map(Into::into);
+        config.c2pa = Some(c2pa_signer(&get)?);
         Ok(config)
     }
+}
+
+fn c2pa_signer(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<crate::provenance::ManifestSigner, ConfigError> {
+    use crate::provenance::{ManifestSigner, SigningAlg, SigningCredentials};
+    let key =
+        get("DREAMREEL_C2PA_SIGN_KEY").ok_or(ConfigError::Missing("DREAMREEL_C2PA_SIGN_KEY"))?;
+    let chain =
+        get("DREAMREEL_C2PA_SIGN_CERT").ok_or(ConfigError::Missing("DREAMREEL_C2PA_SIGN_CERT"))?;
+    let alg = get("DREAMREEL_C2PA_SIGN_ALG")
+        .map(|name| SigningAlg::parse(&name))
+        .transpose()?
+        .unwrap_or_default();
+    let credentials = SigningCredentials::from_settings(&key, &chain, alg)?;
+    Ok(ManifestSigner::new(&credentials)?)
 }
 
 fn number(
@@ -191,14 +221,27 @@ mod tests {
 
     const KEY: &str = "0123456789abcdef0123456789abcdef";
 
+    /// Development C2PA credentials in a folder: (folder, key path, chain path).
+    fn c2pa_files() -> (tempfile::TempDir, String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        crate::provenance::dev_keys::load_or_create(dir.path()).unwrap();
+        let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+        let (key, chain) = (path("signer.key"), path("signer.pem"));
+        (dir, key, chain)
+    }
+
     #[test]
     fn env_config_has_defaults_and_overrides() {
+        let (_dir, sign_key, sign_cert) = c2pa_files();
         let base = [
             ("DREAMREEL_BUCKET", "media"),
             ("DREAMREEL_EDGE_URL", "http://127.0.0.1:3000"),
             ("DREAMREEL_CALLBACK_KEY", KEY),
+            ("DREAMREEL_C2PA_SIGN_KEY", sign_key.as_str()),
+            ("DREAMREEL_C2PA_SIGN_CERT", sign_cert.as_str()),
         ];
         let c = WorkerConfig::from_lookup(lookup(&base)).unwrap();
+        assert!(c.c2pa.is_some());
         assert_eq!((c.max_attempts, c.lease_ms), (3, 60_000));
         assert_eq!(c.model, "local");
         assert_eq!(c.callback_key, KEY.as_bytes());
@@ -241,5 +284,47 @@ mod tests {
             ("DREAMREEL_MAX_ATTEMPTS", "0"),
         ];
         assert!(WorkerConfig::from_lookup(lookup(&zero)).is_err());
+    }
+
+    #[test]
+    fn a_worker_without_a_usable_c2pa_key_does_not_start() {
+        let (_dir, sign_key, sign_cert) = c2pa_files();
+        let mut vars = vec![
+            ("DREAMREEL_BUCKET", "media"),
+            ("DREAMREEL_EDGE_URL", "http://e"),
+            ("DREAMREEL_CALLBACK_KEY", KEY),
+        ];
+        assert!(matches!(
+            WorkerConfig::from_lookup(lookup(&vars)),
+            Err(ConfigError::Missing("DREAMREEL_C2PA_SIGN_KEY"))
+        ));
+        vars.push(("DREAMREEL_C2PA_SIGN_KEY", sign_key.as_str()));
+        assert!(matches!(
+            WorkerConfig::from_lookup(lookup(&vars)),
+            Err(ConfigError::Missing("DREAMREEL_C2PA_SIGN_CERT"))
+        ));
+        vars.push(("DREAMREEL_C2PA_SIGN_CERT", "/nonexistent/chain.pem"));
+        assert!(matches!(
+            WorkerConfig::from_lookup(lookup(&vars)),
+            Err(ConfigError::Provenance(_))
+        ));
+        vars.pop();
+        vars.push(("DREAMREEL_C2PA_SIGN_CERT", sign_cert.as_str()));
+        vars.push(("DREAMREEL_C2PA_SIGN_ALG", "rs256"));
+        assert!(matches!(
+            WorkerConfig::from_lookup(lookup(&vars)),
+            Err(ConfigError::Provenance(_))
+        ));
+        // PEM text straight from a secret store works as well as a path.
+        vars.pop();
+        let key_pem = std::fs::read_to_string(&sign_key).unwrap();
+        vars.retain(|(name, _)| *name != "DREAMREEL_C2PA_SIGN_KEY");
+        vars.push(("DREAMREEL_C2PA_SIGN_KEY", key_pem.as_str()));
+        assert!(
+            WorkerConfig::from_lookup(lookup(&vars))
+                .unwrap()
+                .c2pa
+                .is_some()
+        );
     }
 }

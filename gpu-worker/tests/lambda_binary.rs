@@ -100,6 +100,8 @@ async fn the_lambda_binary_runs_jobs_and_asks_for_retries() {
     let mut objects = Objects::start().await;
     let dir = tempfile::tempdir().unwrap();
     let ledger_path = dir.path().join("ledger.sqlite");
+    // Production configuration requires a C2PA signing key and chain.
+    dreamreel_worker::provenance::dev_keys::load_or_create(dir.path()).unwrap();
     let state = Arc::new(RuntimeState::default());
     let (runtime, _stop) = runtime_api(state.clone()).await;
 
@@ -133,6 +135,8 @@ async fn the_lambda_binary_runs_jobs_and_asks_for_retries() {
             .env("DREAMREEL_EDGE_URL", &edge.url)
             .env("DREAMREEL_CALLBACK_KEY", std::str::from_utf8(KEY).unwrap())
             .env("DREAMREEL_LEDGER_SQLITE", &ledger_path)
+            .env("DREAMREEL_C2PA_SIGN_KEY", dir.path().join("signer.key"))
+            .env("DREAMREEL_C2PA_SIGN_CERT", dir.path().join("signer.pem"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -162,6 +162,21 @@ export class DreamreelStack extends cdk.Stack {
       removalPolicy,
     });
 
+    // The worker's C2PA signing identity: a JSON secret {"key": PEM, "cert": PEM chain}
+    // that the operator fills from their certificate authority (docs/MODELS.md); the
+    // worker refuses to start without it rather than publish unsigned media.
+    // It starts as a placeholder of the right shape (so the deploy's dynamic
+    // references resolve) that is not PEM (so the worker will not start on it).
+    const c2paSigning = new secretsmanager.Secret(this, 'C2paSigning', {
+      description: `Dreamreel ${config.name}: the worker's C2PA signing key and certificate chain`,
+      encryptionKey: key,
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ cert: 'replace with the PEM certificate chain' }),
+        generateStringKey: 'key',
+      },
+      removalPolicy,
+    });
+
     // ---- the edge's identity: the Spin app signs S3 requests with static keys (spin.toml) ----
     const edgeUser = new iam.User(this, 'EdgeUser');
     const edgePolicy = new iam.Policy(this, 'EdgePolicy', {
@@ -242,6 +257,10 @@ export class DreamreelStack extends cdk.Stack {
         ...workerEnv,
         // A CloudFormation dynamic reference: resolved at deploy, not stored in the template.
         DREAMREEL_CALLBACK_KEY: callbackKey.secretValue.unsafeUnwrap(),
+        // PEM text, not paths (the worker takes either); Lambda's 4 KB
+        // environment limit leaves room for a leaf and one intermediate.
+        DREAMREEL_C2PA_SIGN_KEY: c2paSigning.secretValueFromJson('key').unsafeUnwrap(),
+        DREAMREEL_C2PA_SIGN_CERT: c2paSigning.secretValueFromJson('cert').unsafeUnwrap(),
       },
       environmentEncryption: key,
     });
@@ -259,7 +278,7 @@ export class DreamreelStack extends cdk.Stack {
       emptyOnDelete: !config.retainData,
     });
     if (config.gpu) {
-      this.gpuService(config, props.gpuImageTag, gpuRepo, queue, queueKey, bucket, ledger, key, callbackKey, workerEnv);
+      this.gpuService(config, props.gpuImageTag, gpuRepo, queue, queueKey, bucket, ledger, key, callbackKey, c2paSigning, workerEnv);
     }
 
     // ---- CDN: CloudFront reads media/ only, through origin access control ----
@@ -366,6 +385,7 @@ export class DreamreelStack extends cdk.Stack {
     out('MediaCdnDomain', cdn.distributionDomainName, 'CloudFront in front of media/');
     out('SessionKeySecret', sessionKey.secretArn, 'spin variable session_key');
     out('CallbackKeySecret', callbackKey.secretArn, 'spin variable callback_key');
+    out('C2paSigningSecret', c2paSigning.secretArn, 'worker C2PA signing key and certificate chain: {"key": PEM, "cert": PEM}');
     out('EdgeCredentialsSecret', edgeCredentials.secretArn, 'spin variables s3_access_key_id / s3_secret_access_key');
     out('GpuWorkerRepository', gpuRepo.repositoryUri, 'push the GPU worker image here');
     out('WorkerFunction', worker.functionName, 'the CPU worker');
@@ -381,6 +401,7 @@ export class DreamreelStack extends cdk.Stack {
     ledger: dynamodb.ITable,
     key: kms.IKey,
     callbackKey: secretsmanager.ISecret,
+    c2paSigning: secretsmanager.ISecret,
     workerEnv: Record<string, string>,
   ): void {
     const gpu = config.gpu!;
@@ -454,7 +475,11 @@ export class DreamreelStack extends cdk.Stack {
         DREAMREEL_QUEUE_URL: queue.queueUrl,
         DREAMREEL_MODEL: 'local',
       },
-      secrets: { DREAMREEL_CALLBACK_KEY: ecs.Secret.fromSecretsManager(callbackKey) },
+      secrets: {
+        DREAMREEL_CALLBACK_KEY: ecs.Secret.fromSecretsManager(callbackKey),
+        DREAMREEL_C2PA_SIGN_KEY: ecs.Secret.fromSecretsManager(c2paSigning, 'key'),
+        DREAMREEL_C2PA_SIGN_CERT: ecs.Secret.fromSecretsManager(c2paSigning, 'cert'),
+      },
       logging: ecs.LogDrivers.awsLogs({
         streamPrefix: 'gpu-worker',
         logGroup: new logs.LogGroup(this, 'GpuWorkerLogs', { retention: logs.RetentionDays.ONE_MONTH }),

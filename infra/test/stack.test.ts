@@ -260,6 +260,9 @@ describe('worker', () => {
     assert.ok(env.DREAMREEL_BUCKET.Ref);
     assert.ok(env.DREAMREEL_LEDGER_TABLE.Ref);
     assert.match(JSON.stringify(env.DREAMREEL_CALLBACK_KEY), /resolve:secretsmanager/);
+    // The worker refuses to start without its C2PA signing identity.
+    assert.match(JSON.stringify(env.DREAMREEL_C2PA_SIGN_KEY), /resolve:secretsmanager.*:key::/);
+    assert.match(JSON.stringify(env.DREAMREEL_C2PA_SIGN_CERT), /resolve:secretsmanager.*:cert::/);
     assert.ok(props.KmsKeyArn, 'environment encrypted with the data key');
   });
 

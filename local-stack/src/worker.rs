@@ -62,6 +62,16 @@ pub fn start(
         .context("releasing leases of the previous run")?;
     let mut settings = WorkerConfig::new(bucket, &format!("http://{app}"), callback_key.as_bytes());
     settings.worker_id = "local-stack".to_owned();
+    // Off unless asked for: loading the model costs seconds at every start.
+    settings.embedding_model = config
+        .embedding_model
+        .clone()
+        .or_else(|| std::env::var_os("DREAMREEL_EMBEDDING_MODEL").map(std::path::PathBuf::from));
+    // Local videos are signed too, with a development chain made once here.
+    settings.c2pa = Some(
+        dreamreel_worker::provenance::development_signer(&config.data_dir.join("c2pa"))
+            .context("C2PA development credentials")?,
+    );
     let worker = Worker::with_backend(settings, Arc::new(ledger.clone()), storage)?;
     let recovery = Recovery {
         objects: objects.1.clone(),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dreamreel_core::jobs::{JobSpec, job_key, media_keys};
+use dreamreel_core::jobs::{JobSpec, Quantized, WireEmbedding, job_key, media_keys};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -59,7 +59,9 @@ impl Worker {
         );
         let generation = generation_spec(&spec)?;
         // Before the start callback and any model time: a refusal here costs nothing.
-        self.screen_prompt(attempt, &generation.prompt).await?;
+        let embedding = self
+            .screen_prompt(attempt, &generation.prompt, &spec.prompt)
+            .await?;
 
         match self
             .edge
@@ -83,6 +85,14 @@ impl Worker {
                 "video_encode_ms": clip.timings.video_encode.as_millis() as u64,
             }),
         );
+        // Provenance: the signed C2PA manifest goes in before anything leaves.
+        let job = crate::provenance::JobAssertion {
+            job_id: job_id.to_owned(),
+            model: self.model.name().to_owned(),
+        };
+        let clip = crate::provenance::sign_clip(self.config.c2pa.as_ref(), job, clip, &attempt.log)
+            .await
+            .map_err(|e| Stop::Retry(e.to_string()))?;
 
         self.keep_lease(attempt).await?;
         match self
@@ -102,7 +112,8 @@ impl Worker {
                 .log
                 .warn("progress callback failed", json!({"error": e.to_string()})),
         }
-        let completion = self.upload(job_id, clip).await?;
+        let mut completion = self.upload(job_id, clip).await?;
+        completion.prompt_embedding = embedding;
         attempt.log.info(
             "media uploaded",
             json!({"video_key": completion.video_key, "bytes": completion.bytes}),
@@ -121,15 +132,31 @@ impl Worker {
     }
 
     /// The semantic prompt check, on the blocking pool (it is CPU work).
-    async fn screen_prompt(&self, attempt: &Attempt<'_>, prompt: &str) -> Result<(), Stop> {
+    /// Passing, it gives the embedding of the member's own words
+    /// (`own_prompt`: the check's whole-prompt vector when no cast wishes
+    /// were appended) for the feed's "similar" source.
+    async fn screen_prompt(
+        &self,
+        attempt: &Attempt<'_>,
+        prompt: &str,
+        own_prompt: &str,
+    ) -> Result<Option<WireEmbedding>, Stop> {
         let Some(check) = self.semantic.clone() else {
-            return Ok(());
+            return Ok(None);
         };
         let started = Instant::now();
-        let prompt = prompt.to_owned();
-        let found = tokio::task::spawn_blocking(move || check.check(&prompt))
-            .await
-            .map_err(|e| Stop::Retry(format!("the semantic check died: {e}")))?;
+        let (prompt, own) = (prompt.to_owned(), own_prompt.trim().to_owned());
+        let (found, vector) = tokio::task::spawn_blocking(move || {
+            let (found, whole) = check.check_and_embed(&prompt);
+            let vector = if own == prompt.trim() {
+                whole
+            } else {
+                check.embedder().embed(&own)
+            };
+            (found, vector)
+        })
+        .await
+        .map_err(|e| Stop::Retry(format!("the semantic check died: {e}")))?;
         let check_ms = started.elapsed().as_millis() as u64;
         match found {
             None => {
@@ -137,7 +164,7 @@ impl Worker {
                     "prompt passed the semantic check",
                     json!({"check_ms": check_ms}),
                 );
-                Ok(())
+                Ok(Quantized::from_f32(&vector).map(|q| q.to_wire()))
             }
             Some(found) => {
                 // The concept stays in the log for moderators, out of the reason.
@@ -303,6 +330,7 @@ impl Worker {
             width: clip.width,
             height: clip.height,
             bytes,
+            prompt_embedding: None,
         })
     }
 }
