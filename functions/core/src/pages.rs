@@ -92,10 +92,12 @@ impl Position {
         };
         let page = page.parse().map_err(|_| bad())?;
         let end: usize = end.parse().map_err(|_| bad())?;
-        if end > PAGE_CAPACITY {
+        let position = Self { page, end };
+        // Only the exact text we issue: no "+1", "01" or other spellings.
+        if end > PAGE_CAPACITY || position.encode() != cursor {
             return Err(bad());
         }
-        Ok(Self { page, end })
+        Ok(position)
     }
 }
 
@@ -264,10 +266,11 @@ pub async fn read_newest_first<S: Store>(
     };
     let mut out = Vec::new();
     for _ in 0..max_pages.max(1) {
-        let items = read_page(store, &list.page_key(at.page))
-            .await?
-            .map(|(_, items)| items)
-            .unwrap_or_default();
+        // Pages 0..=newest all exist, so a missing one is past the list's
+        // end (a tampered or stale cursor): the walk stops there.
+        let Some((_, items)) = read_page(store, &list.page_key(at.page)).await? else {
+            return Ok((out, None));
+        };
         let mut idx = at.end.min(items.len());
         while idx > 0 && out.len() < want {
             idx -= 1;
@@ -297,6 +300,9 @@ pub async fn read_newest_first<S: Store>(
     }
     Ok((out, Some(at)))
 }
+
+#[cfg(test)]
+pub(crate) mod proptests;
 
 #[cfg(test)]
 mod tests {

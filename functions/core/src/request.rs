@@ -27,6 +27,48 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Checks a JSON body's `Content-Type`: absent or JSON (`application/json`,
+/// `application/*+json`, any parameters). Anything else is 415
+/// `unsupported_media_type`, which also keeps cross-site "simple" form and
+/// text posts (sent by browsers without a CORS preflight) from any write.
+pub fn check_content_type(value: Option<&str>) -> Result<(), ApiError> {
+    let Some(value) = value else { return Ok(()) };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let essence = essence.to_ascii_lowercase();
+    let json = essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"));
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            415,
+            "unsupported_media_type",
+            "request bodies must be JSON (Content-Type: application/json)",
+        ))
+    }
+}
+
+/// Checks a raw query string: a parameter named twice ("?limit=1&limit=500")
+/// is 400 `invalid_request` rather than one silently winning.
+pub fn check_query(query: &str) -> Result<(), ApiError> {
+    let mut seen = std::collections::HashSet::new();
+    for name in query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').map_or(p, |(k, _)| k))
+    {
+        if !seen.insert(name) {
+            let shown: String = name.chars().take(32).collect();
+            return Err(ApiError::invalid_request(format!(
+                "query parameter `{shown}` is given more than once"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// serde_json ends messages with " at line L column C"; one-line bodies make that noise.
 fn without_position(message: &str) -> String {
     match message.rfind(" at line ") {
@@ -34,6 +76,9 @@ fn without_position(message: &str) -> String {
         None => message.to_owned(),
     }
 }
+
+#[cfg(test)]
+pub(crate) mod proptests;
 
 #[cfg(test)]
 mod tests {
@@ -80,6 +125,41 @@ mod tests {
         assert_eq!(code(r#"{"name":1}"#), "invalid_request");
         assert_eq!(code("[]"), "invalid_request");
         assert_eq!(code("null"), "invalid_request");
+    }
+
+    #[test]
+    fn only_json_content_types_are_accepted() {
+        for ok in [
+            None,
+            Some("application/json"),
+            Some("Application/JSON; charset=utf-8"),
+            Some("application/merge-patch+json"),
+        ] {
+            assert!(check_content_type(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "",
+            "json",
+        ] {
+            let e = check_content_type(Some(bad)).unwrap_err();
+            assert_eq!((e.status, e.code), (415, "unsupported_media_type"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn repeated_query_parameters_are_refused() {
+        assert!(check_query("limit=5&cursor=abc&explain").is_ok());
+        assert!(check_query("").is_ok());
+        for bad in ["limit=1&limit=2", "a&a", "cursor=&x=1&cursor=z"] {
+            assert_eq!(
+                check_query(bad).unwrap_err().code,
+                "invalid_request",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

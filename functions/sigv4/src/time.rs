@@ -77,7 +77,8 @@ impl UtcTime {
     /// Parses the `YYYYMMDDTHHMMSSZ` form, rejecting anything else.
     pub fn parse_amz_date(s: &str) -> Option<Self> {
         let b = s.as_bytes();
-        if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        // ASCII first: the byte ranges below must not cut a character.
+        if !s.is_ascii() || b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
             return None;
         }
         let num = |range: std::ops::Range<usize>| -> Option<u32> {
@@ -213,6 +214,10 @@ mod tests {
         for bad in [
             "",
             "20130524T000000",
+            // Found by the sigv4_query fuzz target: a multi-byte character
+            // across the year's end used to panic the slicing.
+            "000\u{e9}000T000000Z",
+            "20130524T000\u{e9}0Z",
             "2013-05-24T00:00:00Z",
             "20130230T000000Z",
             "20131324T000000Z",

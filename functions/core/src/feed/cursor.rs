@@ -32,7 +32,8 @@ pub fn for_you(page: u64) -> String {
 /// Reads a For You cursor.
 pub fn parse_for_you(cursor: &str) -> Result<u64, ApiError> {
     let page: u64 = open(cursor, "fy1")?.parse().map_err(|_| bad())?;
-    if page == 0 || page > MAX_PAGE_NUMBER {
+    // Only the exact text we issue: no "+1", "01" or other spellings.
+    if page == 0 || page > MAX_PAGE_NUMBER || for_you(page) != cursor {
         return Err(bad());
     }
     Ok(page)
@@ -46,7 +47,8 @@ pub fn following(last_id: &str) -> String {
 /// Reads a Following cursor: the id the previous page ended on.
 pub fn parse_following(cursor: &str) -> Result<String, ApiError> {
     let id = open(cursor, "fo1")?;
-    if !is_ulid(&id) {
+    // A lower-case id would name other keys than the one we issued.
+    if !is_ulid(&id) || following(&id) != cursor || id.bytes().any(|b| b.is_ascii_lowercase()) {
         return Err(bad());
     }
     Ok(id)

@@ -18,6 +18,8 @@ pub mod rights;
 #[cfg(test)]
 mod eval;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use crate::accounts::{AccessPolicy, User};

@@ -630,3 +630,5 @@ fn social_keys_follow_the_documented_prefixes() {
     assert_eq!(keys::share("aB3"), "share:aB3");
     assert_eq!(keys::share_link("01V", "01U"), "share_link:01V:01U");
 }
+
+mod proptests;

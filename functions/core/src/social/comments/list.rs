@@ -110,7 +110,7 @@ fn decode_top_cursor(cursor: &str) -> Result<usize, ApiError> {
         .strip_prefix("top.")
         .and_then(|n| n.parse().ok())
         .ok_or_else(bad)?;
-    if offset > TOP_WINDOW {
+    if offset > TOP_WINDOW || encode_top_cursor(offset) != cursor {
         return Err(bad());
     }
     Ok(offset)
