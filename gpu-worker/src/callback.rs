@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use dreamreel_core::jobs::CallbackAuth;
+use dreamreel_core::jobs::{CallbackAuth, WireEmbedding};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
@@ -82,7 +82,7 @@ pub enum Decision {
 }
 
 /// Body of the `complete` callback.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Completion {
     /// `media/{id}/video.mp4`.
     pub video_key: String,
@@ -96,6 +96,9 @@ pub struct Completion {
     pub height: u32,
     /// MP4 size in bytes.
     pub bytes: u64,
+    /// The prompt's embedding, when the worker has the embedding model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_embedding: Option<WireEmbedding>,
 }
 
 /// Why a callback did not get a usable answer.

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use common::{Counting, Edge, Objects, config, job_id, worker};
+use dreamreel_core::jobs::{Quantized, WireEmbedding};
 use dreamreel_core::safety::{Category, classify};
 use dreamreel_worker::semantic::{SemanticCheck, cosine, pip_model_dir};
 use dreamreel_worker::{JobOutcome, fail_code};
@@ -225,4 +226,19 @@ async fn a_refused_prompt_ends_before_the_start_callback_and_any_render() {
         Ok(JobOutcome::Completed { .. })
     ));
     assert_eq!(model.renders.load(Ordering::SeqCst), 1);
+
+    // Its `complete` carries the prompt's embedding, the check's own vector.
+    let complete = edge.calls(&fine).last().unwrap().body.clone();
+    let wire: WireEmbedding =
+        serde_json::from_value(complete["prompt_embedding"].clone()).expect("an embedding");
+    assert_eq!(wire.model, "all-MiniLM-L6-v2");
+    let sent = Quantized::from_wire(&wire)
+        .expect("a valid embedding")
+        .to_unit();
+    let prompt = common::spec(&fine).prompt;
+    let direct = SemanticCheck::shared(&model_dir().unwrap())
+        .unwrap()
+        .embedder()
+        .embed(&prompt);
+    assert!(cosine(&direct, sent.as_slice().try_into().unwrap()) > 0.999);
 }

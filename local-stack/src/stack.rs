@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use dreamreel_sigv4::Credentials;
 
-use crate::kv::SqliteKv;
+use crate::kv::{Faults, SqliteKv};
 use crate::manifest::Manifest;
 use crate::objects::{ObjectStore, ObjectStoreConfig};
 use crate::push::PushSettings;
@@ -43,6 +43,13 @@ pub struct StackConfig {
     pub variables: BTreeMap<String, String>,
     /// Push services to deliver notifications to (off by default).
     pub push: PushSettings,
+    /// Faults the key-value file and the object store inject, for tests
+    /// (none armed by default); clones of the config share them.
+    pub faults: Faults,
+    /// The worker's embedding model directory (semantic prompt check, prompt
+    /// embeddings for the feed); off by default, since loading it takes
+    /// seconds. `DREAMREEL_EMBEDDING_MODEL` also turns it on.
+    pub embedding_model: Option<PathBuf>,
 }
 
 impl StackConfig {
@@ -57,6 +64,8 @@ impl StackConfig {
             max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
             variables: BTreeMap::new(),
             push: PushSettings::default(),
+            faults: Faults::default(),
+            embedding_model: None,
         }
     }
 
@@ -98,7 +107,7 @@ impl Stack {
 
         let variables = Arc::new(resolve_variables(config, &manifest, objects_addr)?);
         let objects = open_object_store(config, &variables)?;
-        let kv = Arc::new(SqliteKv::open(&config.kv_path())?);
+        let kv = Arc::new(SqliteKv::open(&config.kv_path())?.with_faults(config.faults.clone()));
         let (shutdown, rx) = watch::channel(false);
         let push = crate::push::start(kv.clone(), &config.push, rx.clone())?;
         let runtime = {
@@ -195,6 +204,7 @@ fn resolve_variables(
 /// credentials (`s3_access_key_id` / `s3_secret_access_key`) and holding its bucket.
 fn open_object_store(config: &StackConfig, variables: &Variables) -> anyhow::Result<ObjectStore> {
     let mut store = ObjectStoreConfig::new(config.data_dir.join("objects"));
+    store.faults = config.faults.clone();
     if let Some(region) = variables.app("s3_region") {
         store.region = region.to_owned();
     }

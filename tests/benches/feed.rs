@@ -3,14 +3,16 @@
 //! `GET /v1/feed/for-you` (HTTP + WASM) for signed-in viewers who follow 30
 //! creators each: latency p50/p99 on one connection, pages per second on
 //! two, and the same page computed by the core natively on the same SQLite
-//! file in this process, as a ratio. Nothing here asserts a time; figures go
-//! in docs/PERFORMANCE.md.
+//! file in this process (with the token check the component does too), as a
+//! ratio; and `GET /v1/health` on the same connection, the stack's floor per
+//! request, so the ratio splits into the floor and the page's own work.
+//! Nothing here asserts a time; figures go in docs/PERFORMANCE.md.
 //!
 //! Run: `cargo bench -p dreamreel-e2e --bench feed`
 
 use std::time::{Duration, Instant};
 
-use dreamreel_core::accounts::User;
+use dreamreel_core::accounts::{self, AccountsConfig, User};
 use dreamreel_core::studio::{DraftMedia, MediaSigner, Video};
 use dreamreel_core::testing::block_on;
 use dreamreel_core::{ApiError, feed, graph, ids, keys};
@@ -179,6 +181,16 @@ impl MediaSigner for NativeSigner {
     }
 }
 
+/// The app's accounts settings, with the session key its dev secrets hold.
+fn accounts_config(app: &TestApp) -> AccountsConfig {
+    let secrets: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(app.config.data_dir.join("dev-secrets.json")).expect("dev secrets"),
+    )
+    .expect("dev secrets are JSON");
+    let key = secrets["session_key"].as_str().expect("a session key");
+    AccountsConfig::from_vars(key, "", "").expect("config")
+}
+
 struct Figures {
     p50: Duration,
     p99: Duration,
@@ -198,28 +210,24 @@ fn summarise(mut samples: Vec<Duration>, per_second: f64) -> Figures {
     }
 }
 
-/// `n` For You pages for the viewer behind `auth`, resetting every
-/// session (on its own connection: the reset is not what is measured).
-fn pages_over_http(app: &TestApp, conn: &mut Conn, auth: &str, n: usize) -> Vec<Duration> {
+/// Page number `i` of For You for the viewer behind `auth`, resetting every
+/// session first (on its own connection: the reset is not what is measured).
+fn page_over_http(app: &TestApp, conn: &mut Conn, auth: &str, i: usize) -> Duration {
     let headers = [("authorization", auth)];
-    (0..n)
-        .map(|i| {
-            if i.is_multiple_of(SESSION) {
-                let reset = app.raw("POST", "/v1/feed/reset", &headers, b"");
-                assert_eq!(reset.status, 204);
-            }
-            let t = Instant::now();
-            let reply = conn.send("GET", "/v1/feed/for-you", &headers, b"").unwrap();
-            let elapsed = t.elapsed();
-            assert_eq!(
-                reply.status,
-                200,
-                "{}",
-                String::from_utf8_lossy(&reply.body)
-            );
-            elapsed
-        })
-        .collect()
+    if i.is_multiple_of(SESSION) {
+        let reset = app.raw("POST", "/v1/feed/reset", &headers, b"");
+        assert_eq!(reset.status, 204);
+    }
+    let t = Instant::now();
+    let reply = conn.send("GET", "/v1/feed/for-you", &headers, b"").unwrap();
+    let elapsed = t.elapsed();
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    elapsed
 }
 
 fn row(name: &str, f: &Figures) {
@@ -256,10 +264,55 @@ fn main() {
         })
         .collect();
 
-    // Latency: one connection, one viewer.
+    // The same pages computed natively by the core, on the same data, with
+    // the component's own work around them: the token check and the JSON.
+    let (native_auth, native_viewer) = &viewers[3];
+    let accounts = accounts_config(&app);
+    let signer = NativeSigner {
+        signer: Signer::new(Credentials::new("bench", "bench-secret"), "us-east-1"),
+        now_secs: SystemTime::now_ms() / 1000,
+    };
+    let native_page = |i: usize| {
+        if i.is_multiple_of(SESSION) {
+            block_on(feed::reset(&store, native_viewer)).unwrap();
+        }
+        let t = Instant::now();
+        let member = block_on(accounts::authenticate(
+            &store,
+            &SystemEnv,
+            &accounts,
+            Some(native_auth),
+        ))
+        .unwrap();
+        assert_eq!(&member.id, native_viewer);
+        let page = block_on(feed::for_you(
+            &store, &SystemEnv, &member.id, None, 10, false, &signer,
+        ))
+        .unwrap();
+        std::hint::black_box(serde_json::to_vec(&page).unwrap());
+        t.elapsed()
+    };
+
+    // Latency on one connection, one viewer. Each round takes one page
+    // through HTTP + WASM, the same page natively, and `GET /v1/health`
+    // (the stack's floor per request: HTTP, a fresh instance, one key
+    // read), so all three see the same load on this shared machine.
     let mut conn = Conn::open(app.addr).expect("connect");
-    pages_over_http(&app, &mut conn, &viewers[0].0, WARMUP);
-    let latency = pages_over_http(&app, &mut conn, &viewers[0].0, SAMPLES);
+    let (mut latency, mut native_samples, mut floor) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..WARMUP + SAMPLES {
+        let http = page_over_http(&app, &mut conn, &viewers[0].0, i);
+        let native = native_page(i);
+        let t = Instant::now();
+        let reply = conn.send("GET", "/v1/health", &[], b"").unwrap();
+        assert_eq!(reply.status, 200);
+        if i >= WARMUP {
+            latency.push(http);
+            native_samples.push(native);
+            floor.push(t.elapsed());
+        }
+    }
+    floor.sort();
+    let floor_p50 = percentile(&floor, 0.5);
     // Throughput: two connections, two viewers.
     let t = Instant::now();
     std::thread::scope(|s| {
@@ -267,42 +320,15 @@ fn main() {
             let app = &app;
             s.spawn(move || {
                 let mut conn = Conn::open(app.addr).expect("connect");
-                pages_over_http(app, &mut conn, &viewer.0, SAMPLES / 2);
+                (0..SAMPLES / 2).for_each(|i| {
+                    page_over_http(app, &mut conn, &viewer.0, i);
+                });
             });
         }
     });
     let wasm = summarise(latency, SAMPLES as f64 / t.elapsed().as_secs_f64());
-
-    // The same pages computed natively by the core, on the same data.
-    let (_, native_viewer) = &viewers[3];
-    let signer = NativeSigner {
-        signer: Signer::new(Credentials::new("bench", "bench-secret"), "us-east-1"),
-        now_secs: SystemTime::now_ms() / 1000,
-    };
-    let page = |i: usize| {
-        if i.is_multiple_of(SESSION) {
-            block_on(feed::reset(&store, native_viewer)).unwrap();
-        }
-        let t = Instant::now();
-        let page = block_on(feed::for_you(
-            &store,
-            &SystemEnv,
-            native_viewer,
-            None,
-            10,
-            false,
-            &signer,
-        ))
-        .unwrap();
-        std::hint::black_box(serde_json::to_vec(&page).unwrap());
-        t.elapsed()
-    };
-    (0..WARMUP).for_each(|i| {
-        page(i);
-    });
-    let samples: Vec<Duration> = (0..SAMPLES).map(page).collect();
-    let total: Duration = samples.iter().sum();
-    let native = summarise(samples, SAMPLES as f64 / total.as_secs_f64());
+    let total: Duration = native_samples.iter().sum();
+    let native = summarise(native_samples, SAMPLES as f64 / total.as_secs_f64());
 
     println!(
         "For You, 10 items a page ({SAMPLES} pages; latency on 1 connection, throughput on 2)"
@@ -313,5 +339,13 @@ fn main() {
         "ratio HTTP+WASM / native: p50 {:.2}x, p99 {:.2}x",
         wasm.p50.as_secs_f64() / native.p50.as_secs_f64(),
         wasm.p99.as_secs_f64() / native.p99.as_secs_f64()
+    );
+    let inside = wasm.p50.saturating_sub(floor_p50);
+    println!(
+        "GET /v1/health on the same connection (the floor): p50 {:.2} ms; \
+         page p50 above it {:.2} ms = {:.2}x native",
+        floor_p50.as_secs_f64() * 1e3,
+        inside.as_secs_f64() * 1e3,
+        inside.as_secs_f64() / native.p50.as_secs_f64()
     );
 }

@@ -10,7 +10,7 @@
 //! | `profile:{user_id}` | JSON [`crate::accounts::Profile`]: bio, birth date, sign-up country and the protections of an under-18 |
 //! | `session_epoch:{user_id}` | counter: bumped by log-out-everywhere; tokens minted under an older number are refused |
 //! | `session_end:{sid}` | Unix ms the ended session's token would expire (log-out, refresh); set by compare-and-swap, so a token refreshes once |
-//! | `rate:{action}:{subject}:{window}` | counter: attempts of `action` (`login_handle`, `login_addr`, `signup_handle`, `signup_addr`; `report` with hour windows) in one fixed window (window = Unix seconds / window length); production lets them expire (DynamoDB TTL) |
+//! | `rate:{action}:{subject}:{window}` | counter: attempts of `action` (`login_handle`, `login_addr`, `signup_handle`, `signup_addr`; `report` with hour windows; `write` with subject `{user_id}:{route family}`, see [`crate::accounts::ratelimit::hit_write`]) in one fixed window (window = Unix seconds / window length); production lets them expire (DynamoDB TTL) |
 //! | `health:probe`      | never written; the health check reads it to prove the store answers |
 //! | `draft:{draft_id}`  | JSON [`crate::studio::Draft`]; a deleted draft stays as a tombstone (`deleted_at_ms`, prompt erased) so late worker callbacks are refused |
 //! | `drafts:{user_id}:{n}` | page `n` (0, 1, ...) of the maker's draft ids: a JSON array, oldest first, at most [`crate::pages::PAGE_CAPACITY`] entries, appended by compare-and-swap; a deleted draft's entry is blanked (`""`) in place |
@@ -43,9 +43,11 @@
 //! | `like:{video_id}:{user_id}` | JSON edge (`on`, `since_ms`, list pages): whether the member likes the video; flipped by compare-and-swap |
 //! | `likers:{video_id}:{n}` / `:head` | pages of the ids of members who liked a video (the edge decides if an entry stands) |
 //! | `my_likes:{user_id}:{n}` / `:head` | pages of the ids of videos a member liked |
-//! | `like_count:{video_id}:{shard}` | counter: one of [`crate::social::LIKE_SHARDS`] shards of a video's likes (shard = hash of the liker); readers sum them |
-//! | `comment_count:{video_id}:{shard}` | counter: one of [`crate::social::COMMENT_SHARDS`] shards of a video's live comments (replies included) |
-//! | `share_count:{video_id}:{shard}` | counter: one of [`crate::social::SHARE_SHARDS`] shards of the members who shared a video |
+//! | `like_count:{video_id}:{shard}` | counter: a shard of a video's likes; shard 0 only while the video is narrow, one of [`crate::social::LIKE_SHARDS`] (hash of the liker) once it is wide; readers sum shard 0, and every shard of a wide video |
+//! | `comment_count:{video_id}:{shard}` | counter: a shard of a video's live comments (replies included), laid out like `like_count` ([`crate::social::COMMENT_SHARDS`] when wide) |
+//! | `share_count:{video_id}:{shard}` | counter: a shard of the members who shared a video, laid out like `like_count` ([`crate::social::SHARE_SHARDS`] when wide) |
+//! | `counts_wide:{video_id}` | counter: above 0 once the video's like, comment and share counters went wide (never back); absent on most videos |
+//! | `counts_heat:{video_id}:{window}` | counter: sampled changes of a narrow video's counters in one [`crate::social::HEAT_WINDOW_MS`] window (window = Unix ms / its length); reaching [`crate::social::HOT_WRITES`] widens the video; production lets them expire (DynamoDB TTL) |
 //! | `comment:{comment_id}` | JSON [`crate::social::Comment`]; a deleted comment stays as a tombstone (text erased) |
 //! | `comments:{video_id}:{n}` / `:head` | pages of a video's top-level comment ids |
 //! | `replies:{comment_id}:{n}` / `:head` | pages of the reply ids of a top-level comment |
@@ -59,9 +61,11 @@
 //! | `creator_videos:{user_id}:{n}` / `:head` | pages of a creator's published video ids, oldest first |
 //! | `remix_count:{video_id}` | counter: videos published as remixes of this one |
 //! | `vstat:{video_id}:{metric}` | counter: feed signals of a video (`imp` impressions, `watch_ms`, `done` completions, `skip`, `replay`, `hide` "not interested") |
-//! | `feed_profile:{user_id}` | JSON [`crate::feed::Profile`]: the viewer's learned creator and term affinities (bounded), changed by compare-and-swap |
+//! | `feed_profile:{user_id}` | JSON [`crate::feed::Profile`]: the viewer's learned creator and term affinities (bounded) and taste (the direction of what they liked and watched through in prompt-embedding space, [`crate::feed::similar::Taste`]), changed by compare-and-swap |
 //! | `feed_seen:{user_id}` | JSON [`crate::feed::Seen`]: the videos the viewer's For You already showed (bounded), and how deep it has read the catalogue |
 //! | `feed_batch:{user_id}:{batch_id}` | present once an event batch was counted (claimed by compare-and-swap, so a retried batch counts once) |
+//! | `embedding:{draft_id}` | the prompt's text embedding the worker sent with `complete` ([`crate::jobs::embedding::Quantized`] stored form: 4-byte scale, 384 signed bytes); the video takes the draft's id, so it stays with the video on publish; deleted with an unpublished draft |
+//! | `sim_bucket:{table}:{bucket}` | binary: up to [`crate::feed::similar::BUCKET_CAP`] entries, oldest first, each a 26-character video id then its stored embedding (414 bytes): recent published videos whose embedding hashes (random hyperplanes, [`crate::feed::similar`]) to this bucket of that table; appended at publish by compare-and-swap (unique; the oldest leaves) |
 //! | `rights:{id}` | JSON [`crate::safety::RightsEntry`]: a rights registry entry |
 //! | `rights_list:all:{n}` / `:head` | pages of the registry's entry ids, oldest first |
 //! | `rights_word:{skeleton}` | JSON array of the registry names filed under their longest word (normalised, see [`crate::safety::normalize`]), with policy and terms; changed by compare-and-swap; a prompt check batch-reads the buckets of its words |
@@ -346,6 +350,16 @@ pub fn share_count(video_id: &str, shard: u32) -> String {
     format!("share_count:{video_id}:{shard}")
 }
 
+/// `counts_wide:{video_id}` — set once a video's counters spread over shards.
+pub fn counts_wide(video_id: &str) -> String {
+    format!("counts_wide:{video_id}")
+}
+
+/// `counts_heat:{video_id}:{window}` — sampled counter changes in one window.
+pub fn counts_heat(video_id: &str, window: u64) -> String {
+    format!("counts_heat:{video_id}:{window}")
+}
+
 /// `comment:{comment_id}` — one comment.
 pub fn comment(comment_id: &str) -> String {
     format!("comment:{comment_id}")
@@ -444,6 +458,16 @@ pub fn feed_seen(user_id: &str) -> String {
 /// `feed_batch:{user_id}:{batch_id}` — an event batch already counted.
 pub fn feed_batch(user_id: &str, batch_id: &str) -> String {
     format!("feed_batch:{user_id}:{batch_id}")
+}
+
+/// `embedding:{draft_id}` — a draft's (and so its video's) prompt embedding.
+pub fn prompt_embedding(draft_id: &str) -> String {
+    format!("embedding:{draft_id}")
+}
+
+/// `sim_bucket:{table}:{bucket}` — recent videos of one similarity bucket.
+pub fn sim_bucket(table: usize, bucket: u32) -> String {
+    format!("sim_bucket:{table}:{bucket}")
 }
 
 /// `rights:{id}` — a rights registry entry.

@@ -207,10 +207,19 @@ impl SemanticCheck {
 
     /// The closest blocked concept to any piece of `prompt`, however far (calibration).
     pub fn closest(&self, prompt: &str) -> Option<Match> {
+        self.closest_and_embedding(prompt).0
+    }
+
+    /// [`SemanticCheck::closest`], and the embedding of the whole prompt it
+    /// computed on the way (the feed stores it with the video).
+    pub fn closest_and_embedding(&self, prompt: &str) -> (Option<Match>, Embedding) {
         let mut best: Option<Match> = None;
         let mut allowed_score = f32::MIN;
+        let mut whole = None;
         for piece in segments(prompt) {
             let vector = self.embedder.embed(&piece);
+            // The first piece is the whole prompt.
+            whole.get_or_insert(vector);
             for allowed in &self.allowed {
                 allowed_score = allowed_score.max(cosine(&vector, allowed));
             }
@@ -226,7 +235,8 @@ impl SemanticCheck {
                 }
             }
         }
-        best.map(|m| Match { allowed_score, ..m })
+        let whole = whole.unwrap_or_else(|| self.embedder.embed(prompt));
+        (best.map(|m| Match { allowed_score, ..m }), whole)
     }
 
     /// Whether a [`SemanticCheck::closest`] match refuses the prompt.
@@ -237,6 +247,12 @@ impl SemanticCheck {
     /// The blocked concept `prompt` reads as, if any.
     pub fn check(&self, prompt: &str) -> Option<Match> {
         self.closest(prompt).filter(|m| self.refuses(m))
+    }
+
+    /// [`SemanticCheck::check`], and the whole prompt's embedding.
+    pub fn check_and_embed(&self, prompt: &str) -> (Option<Match>, Embedding) {
+        let (found, whole) = self.closest_and_embedding(prompt);
+        (found.filter(|m| self.refuses(m)), whole)
     }
 }
 

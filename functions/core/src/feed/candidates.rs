@@ -1,7 +1,8 @@
 //! Candidate ids for For You, from bounded sources: the recent window of
 //! the global index (newest = `fresh`, the rest `trending`), the newest
 //! videos of followed and liked creators (two batched reads for all of
-//! them), and a walk deeper into the catalogue when the unseen top runs low.
+//! them), videos close to the viewer's taste (`similar`, one batched read),
+//! and a walk deeper into the catalogue when the unseen top runs low.
 
 use std::collections::HashMap;
 
@@ -13,6 +14,7 @@ use crate::store::{Store, decode_counter};
 use super::index;
 use super::rank::Source;
 use super::seen::Seen;
+use super::similar::{self, Taste};
 
 /// Ids read from the top of the global index.
 pub const RECENT_WINDOW: usize = 128;
@@ -43,6 +45,8 @@ pub struct Gathered {
     pub deep: Option<Option<Position>>,
     /// The catalogue walk has older videos left to offer.
     pub more_below: bool,
+    /// Cosine to the viewer's taste of the `similar` candidates.
+    pub similarity: HashMap<String, f64>,
 }
 
 #[derive(Default)]
@@ -74,6 +78,7 @@ pub async fn gather<S: Store>(
     seen_state: &Seen,
     followed: &[String],
     liked: &[String],
+    taste: Option<&Taste>,
     want: usize,
 ) -> Result<Gathered, ApiError> {
     let seen = &seen_state.set();
@@ -99,6 +104,12 @@ pub async fn gather<S: Store>(
     for ((_, source), ids) in creators.iter().zip(newest) {
         for id in ids.into_iter().filter(|id| !seen.contains(id.as_str())) {
             pool.add(id, *source);
+        }
+    }
+    if let Some(taste) = taste {
+        for (id, cosine) in similar::candidates(store, taste, seen).await? {
+            out.similarity.insert(id.clone(), cosine);
+            pool.add(id, Source::Similar);
         }
     }
 

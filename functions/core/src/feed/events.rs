@@ -16,7 +16,7 @@ use crate::studio::Video;
 use crate::studio::validate::is_ulid;
 
 use super::items::load_live;
-use super::{profile, stats, terms};
+use super::{profile, similar, stats, terms};
 
 /// Most events in one call.
 pub const MAX_EVENTS: usize = 100;
@@ -191,6 +191,7 @@ async fn apply<'v, S: Store>(
     let mut counters: BTreeMap<(String, &'static str), i64> = BTreeMap::new();
     let mut creators: BTreeMap<String, f64> = BTreeMap::new();
     let mut words: BTreeMap<String, f64> = BTreeMap::new();
+    let mut watched_through: BTreeMap<String, f64> = BTreeMap::new();
     let (mut accepted, mut ignored) = (0, 0);
     for e in events {
         let Some(video) = find(&e.video_id) else {
@@ -214,6 +215,9 @@ async fn apply<'v, S: Store>(
         }
         // One's own videos teach nothing about taste.
         let delta = taste(e, video);
+        if matches!(e.kind.as_str(), "complete" | "replay") && video.owner != viewer {
+            *watched_through.entry(video.id.clone()).or_default() += 1.0;
+        }
         if delta != 0.0 && video.owner != viewer {
             *creators.entry(video.owner.clone()).or_default() += delta;
             for t in terms::extract([video.prompt.as_str(), video.caption.as_str()]) {
@@ -224,6 +228,9 @@ async fn apply<'v, S: Store>(
     for ((id, metric), delta) in &counters {
         stats::add(store, id, metric, *delta).await?;
     }
+    // What was watched through moves the taste (one batched read, bounded by the batch).
+    let through: Vec<String> = watched_through.keys().cloned().collect();
+    let vectors = similar::embeddings(store, &through).await?;
     if !creators.is_empty() {
         let now = env.now_ms();
         profile::update(store, viewer, |p| {
@@ -233,6 +240,11 @@ async fn apply<'v, S: Store>(
             }
             for (t, d) in &words {
                 p.nudge_term(t, *d);
+            }
+            for (v, gain) in vectors.iter().zip(watched_through.values()) {
+                if let Some(v) = v {
+                    similar::learn(p, v, *gain);
+                }
             }
         })
         .await?;
@@ -254,12 +266,19 @@ pub async fn record_like<S: Store>(
         return Ok(());
     }
     let words = terms::extract([video.prompt.as_str(), video.caption.as_str()]);
+    let vector = similar::embeddings(store, std::slice::from_ref(&video.id))
+        .await?
+        .pop()
+        .flatten();
     let now = env.now_ms();
     profile::update(store, viewer, |p| {
         p.decay_to(now);
         p.nudge_creator(&video.owner, LIKE_TASTE);
         for t in &words {
             p.nudge_term(t, LIKE_TASTE * TERM_SHARE);
+        }
+        if let Some(v) = &vector {
+            similar::learn(p, v, similar::LIKE_GAIN);
         }
     })
     .await

@@ -131,7 +131,14 @@ fn counter(raw: &Option<Vec<u8>>) -> u64 {
         .map_or(0, |n| n.max(0) as u64)
 }
 
-/// Turns videos into items for `viewer`: five batched reads in all.
+fn decode_video(raw: Option<Vec<u8>>) -> Option<Video> {
+    raw.and_then(|b| serde_json::from_slice::<Video>(&b).ok())
+        .filter(Video::is_live)
+}
+
+/// Turns videos into items for `viewer` in one batched read (counts, the
+/// viewer's likes, remix counts, cameo members and remix sources), plus one
+/// for the other counter shards of any wide video.
 pub(crate) async fn build<S: Store>(
     store: &S,
     viewer: &str,
@@ -141,33 +148,45 @@ pub(crate) async fn build<S: Store>(
     if pending.is_empty() {
         return Ok(Vec::new());
     }
+    let n = pending.len();
     let ids: Vec<String> = pending.iter().map(|p| p.video.id.clone()).collect();
-    let counts = social::video_counts(store, &ids).await?;
-    let liked = social::liked_by(store, viewer, &ids).await?;
-    let remix_keys: Vec<String> = ids.iter().map(|id| keys::remix_count(id)).collect();
-    let remixes = store.get_many(&remix_keys).await?;
-
     let mut cameo_ids: Vec<String> = pending
         .iter()
         .flat_map(|p| p.video.cameos.clone())
         .collect();
     cameo_ids.sort();
     cameo_ids.dedup();
-    let user_keys: Vec<String> = cameo_ids.iter().map(|id| keys::user(id)).collect();
-    let users: Vec<Option<User>> = store
-        .get_many(&user_keys)
-        .await?
-        .into_iter()
-        .map(|raw| raw.and_then(|b| serde_json::from_slice(&b).ok()))
-        .collect();
-
-    let source_ids: Vec<String> = pending
+    let mut source_ids: Vec<String> = pending
         .iter()
         .filter_map(|p| p.video.remix_of.clone())
         .collect();
-    let sources = load_live(store, &source_ids).await?;
+    source_ids.sort();
+    source_ids.dedup();
 
-    let mut items = Vec::with_capacity(pending.len());
+    // One batch, in sections: counts, likes, remix counts, users, sources.
+    let mut wanted: Vec<String> =
+        Vec::with_capacity(n * (social::FIRST_COUNT_KEYS + 2) + cameo_ids.len() + source_ids.len());
+    wanted.extend(ids.iter().flat_map(|id| social::first_count_keys(id)));
+    wanted.extend(ids.iter().map(|id| keys::like(id, viewer)));
+    wanted.extend(ids.iter().map(|id| keys::remix_count(id)));
+    wanted.extend(cameo_ids.iter().map(|id| keys::user(id)));
+    wanted.extend(source_ids.iter().map(|id| keys::video(id)));
+    let mut found = store.get_many(&wanted).await?;
+    let sources: Vec<Option<Video>> = found
+        .split_off(found.len() - source_ids.len())
+        .into_iter()
+        .map(decode_video)
+        .collect();
+    let users: Vec<Option<User>> = found
+        .split_off(found.len() - cameo_ids.len())
+        .into_iter()
+        .map(|raw| raw.and_then(|b| serde_json::from_slice(&b).ok()))
+        .collect();
+    let remixes = found.split_off(found.len() - n);
+    let liked = social::liked_from(&found.split_off(found.len() - n))?;
+    let counts = social::finish_counts(store, &ids, &found).await?;
+
+    let mut items = Vec::with_capacity(n);
     for (i, p) in pending.into_iter().enumerate() {
         let cameos = p
             .video
@@ -183,15 +202,12 @@ pub(crate) async fn build<S: Store>(
             })
             .collect();
         let remix_source = p.video.remix_of.as_ref().and_then(|src| {
-            sources
-                .iter()
-                .flatten()
-                .find(|v| &v.id == src)
-                .map(|v| RemixSource {
-                    id: v.id.clone(),
-                    owner_handle: v.owner_handle.clone(),
-                    caption: v.caption.clone(),
-                })
+            let at = source_ids.binary_search(src).ok()?;
+            sources[at].as_ref().map(|v| RemixSource {
+                id: v.id.clone(),
+                owner_handle: v.owner_handle.clone(),
+                caption: v.caption.clone(),
+            })
         });
         items.push(FeedItem {
             video: p.video.view(signer)?,
@@ -224,9 +240,6 @@ pub(crate) async fn load_live<S: Store>(
         .get_many(&keys)
         .await?
         .into_iter()
-        .map(|raw| {
-            raw.and_then(|b| serde_json::from_slice::<Video>(&b).ok())
-                .filter(Video::is_live)
-        })
+        .map(decode_video)
         .collect())
 }

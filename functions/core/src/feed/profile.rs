@@ -1,5 +1,5 @@
 //! What the feed has learned about a viewer: signed weights for creators
-//! and prompt terms. Bounded (the strongest weights are kept), decaying
+//! and prompt terms, and a taste direction in embedding space. Bounded (the strongest weights are kept), decaying
 //! (old tastes fade), and changed by compare-and-swap, one swap per batch
 //! of events, so signals shape the very next page.
 
@@ -34,6 +34,10 @@ pub struct Profile {
     /// What the viewer asked for in plain words; it does not decay.
     #[serde(default)]
     pub steering: super::steer::Steering,
+    /// The direction of what they liked and watched through, in prompt
+    /// embedding space ([`super::similar`]); its weight decays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taste: Option<super::similar::Taste>,
 }
 
 impl Profile {
@@ -70,6 +74,9 @@ impl Profile {
             let factor = 0.5f64.powf(dt / HALF_LIFE_MS);
             for (_, w) in self.creators.iter_mut().chain(self.terms.iter_mut()) {
                 *w *= factor;
+            }
+            if let Some(t) = &mut self.taste {
+                t.weight *= factor;
             }
         }
         self.updated_ms = self.updated_ms.max(now_ms);

@@ -27,6 +27,8 @@ pub const EXPLORE_EVERY: usize = 5;
 pub const MAX_SHARE: f64 = 0.3;
 /// Exploration skips what the viewer turned away from (creator or terms).
 const MIN_EXPLORE_AFFINITY: f64 = 0.45;
+/// Affinity gained per unit of cosine to the viewer's taste.
+const SIMILAR_GAIN: f64 = 2.5;
 /// Chance the viewer moves on to the next slot, for prefetch odds.
 const REACH_PER_SLOT: f64 = 0.95;
 
@@ -44,6 +46,8 @@ pub enum Source {
     Following,
     /// By a creator the viewer engaged with.
     Affinity,
+    /// Its prompt embedding is close to the viewer's taste ([`super::similar`]).
+    Similar,
 }
 
 /// A video to score, with what is known about it.
@@ -59,6 +63,8 @@ pub struct Candidate {
     pub sources: Vec<Source>,
     /// The viewer follows its creator.
     pub followed: bool,
+    /// Cosine of its prompt embedding to the viewer's taste, when known.
+    pub similarity: Option<f64>,
 }
 
 /// A score and its parts, each 0..=1.
@@ -76,6 +82,9 @@ pub struct ScoreParts {
     pub score: f64,
     /// Predicted chance the viewer watches it once it is on screen.
     pub watch_chance: f64,
+    /// Cosine to the viewer's taste (similar source); it adds to affinity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f64>,
 }
 
 /// Scores one candidate for a viewer at `now_ms`.
@@ -93,7 +102,8 @@ pub fn score(c: &Candidate, profile: &Profile, now_ms: u64) -> ScoreParts {
         c.terms.iter().map(|t| profile.term(t)).sum::<f64>() / (c.terms.len() as f64).sqrt()
     };
     let follow = if c.followed { 1.0 } else { 0.0 };
-    let x = profile.creator(&c.video.owner) + term_signal + follow;
+    let similar = SIMILAR_GAIN * c.similarity.unwrap_or(0.0).max(0.0);
+    let x = profile.creator(&c.video.owner) + term_signal + follow + similar;
     let affinity = 0.5 + 0.5 * (x / 2.0).tanh();
     let trust = 1.0 - (s.hide_rate() * 5.0).min(1.0);
     let score = WEIGHTS[0] * freshness
@@ -108,6 +118,7 @@ pub fn score(c: &Candidate, profile: &Profile, now_ms: u64) -> ScoreParts {
         trust,
         score,
         watch_chance,
+        similarity: c.similarity.map(|x| (x * 1000.0).round() / 1000.0),
     }
 }
 
@@ -249,6 +260,7 @@ mod tests {
             stats: VideoStats::default(),
             sources: vec![Source::Trending],
             followed: false,
+            similarity: None,
         }
     }
 

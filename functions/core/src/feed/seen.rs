@@ -39,9 +39,14 @@ impl Seen {
 
     /// Adds `shown` (skipping ids already there) and drops the oldest past the bound.
     pub fn add(&mut self, shown: &[String]) {
-        let known: HashSet<String> = self.ids.iter().cloned().collect();
-        self.ids
-            .extend(shown.iter().filter(|id| !known.contains(*id)).cloned());
+        let known: HashSet<&str> = self.ids.iter().map(String::as_str).collect();
+        let mut fresh: Vec<String> = Vec::with_capacity(shown.len());
+        for id in shown {
+            if !known.contains(id.as_str()) && !fresh.contains(id) {
+                fresh.push(id.clone());
+            }
+        }
+        self.ids.extend(fresh);
         if self.ids.len() > MAX_SEEN {
             let extra = self.ids.len() - MAX_SEEN;
             self.ids.drain(..extra);
@@ -59,7 +64,17 @@ fn decode(raw: Option<&[u8]>) -> Result<Seen, ApiError> {
 
 /// The viewer's seen set (empty after a reset).
 pub async fn load<S: Store>(store: &S, user_id: &str) -> Result<Seen, ApiError> {
-    decode(store.get(&keys::feed_seen(user_id)).await?.as_deref())
+    Ok(load_raw(store, user_id).await?.1)
+}
+
+/// The stored bytes and the seen set they hold, for [`update_from`].
+pub async fn load_raw<S: Store>(
+    store: &S,
+    user_id: &str,
+) -> Result<(Option<Vec<u8>>, Seen), ApiError> {
+    let raw = store.get(&keys::feed_seen(user_id)).await?;
+    let seen = decode(raw.as_deref())?;
+    Ok((raw, seen))
 }
 
 /// Applies `change` to the stored seen set by compare-and-swap.
@@ -68,15 +83,29 @@ pub async fn update<S: Store>(
     user_id: &str,
     change: impl Fn(&mut Seen),
 ) -> Result<(), ApiError> {
+    let (raw, seen) = load_raw(store, user_id).await?;
+    update_from(store, user_id, raw, seen, change).await
+}
+
+/// [`update`] from a set already read (`raw` as stored, `seen` decoded from
+/// it): the first swap expects those bytes, so an unchanged set is not read
+/// again; a lost race reads afresh and retries.
+pub async fn update_from<S: Store>(
+    store: &S,
+    user_id: &str,
+    mut raw: Option<Vec<u8>>,
+    mut seen: Seen,
+    change: impl Fn(&mut Seen),
+) -> Result<(), ApiError> {
     let key = keys::feed_seen(user_id);
     for _ in 0..MAX_CAS_TRIES {
-        let raw = store.get(&key).await?;
-        let mut seen = decode(raw.as_deref())?;
         change(&mut seen);
         let bytes = serde_json::to_vec(&seen).expect("seen sets serialise");
         if store.compare_and_swap(&key, raw.as_deref(), &bytes).await? {
             return Ok(());
         }
+        raw = store.get(&key).await?;
+        seen = decode(raw.as_deref())?;
     }
     Err(busy())
 }

@@ -55,10 +55,11 @@ pub async fn for_you<S: Store>(
     let page_no = cursor.map(cursor::parse_for_you).transpose()?.unwrap_or(0);
     super::budget::check(store, env, viewer).await?;
     let profile = profile::load(store, viewer).await?;
-    let seen_now = seen::load(store, viewer).await?;
+    let (seen_raw, seen_now) = seen::load_raw(store, viewer).await?;
     let followed = graph::following_ids(store, viewer, candidates::MAX_CREATORS).await?;
     let liked = profile.liked_creators(LIKED_CREATORS);
-    let gathered = candidates::gather(store, &seen_now, &followed, &liked, limit).await?;
+    let taste = profile.taste.as_ref();
+    let gathered = candidates::gather(store, &seen_now, &followed, &liked, taste, limit).await?;
 
     let followed: HashSet<&String> = followed.iter().collect();
     let now = env.now_ms();
@@ -70,6 +71,7 @@ pub async fn for_you<S: Store>(
         limit,
         now,
         seed,
+        similarity: &gathered.similarity,
     };
     let (pool, mut hidden) = live_not_own(store, viewer, &gathered.unseen).await?;
     let (mut cands, mut parts, mut picks, blocked) = choose(store, &ctx, pool).await?;
@@ -109,7 +111,7 @@ pub async fn for_you<S: Store>(
         .map(|p| cands[p.index].video.id.clone())
         .collect();
     let deep_now = gathered.deep;
-    seen::update(store, viewer, |s| {
+    seen::update_from(store, viewer, seen_raw, seen_now, |s| {
         s.add(&shown);
         // Never showable (removed, one's own, blocked): skipped from now on.
         s.add(&hidden);
@@ -138,6 +140,8 @@ struct Choice<'a> {
     limit: usize,
     now: u64,
     seed: u64,
+    /// Cosine to the viewer's taste of the similar candidates.
+    similarity: &'a std::collections::HashMap<String, f64>,
 }
 
 /// Candidates, their scores, the picks, and the ids found to be by blocked creators.
@@ -169,6 +173,7 @@ async fn choose<S: Store>(
         .map(|(video, sources)| Candidate {
             terms: terms::extract([video.prompt.as_str(), video.caption.as_str()]),
             followed: ctx.followed.contains(&video.owner),
+            similarity: ctx.similarity.get(&video.id).copied(),
             video,
             stats: stats::VideoStats::default(),
             sources,
@@ -212,9 +217,15 @@ async fn choose<S: Store>(
         let allowed: Vec<usize> = (0..cands.len())
             .filter(|&i| !blocked.contains(&cands[i].video.owner))
             .collect();
-        let sub: Vec<Candidate> = allowed.iter().map(|&i| cands[i].clone()).collect();
-        let sub_parts: Vec<rank::ScoreParts> = allowed.iter().map(|&i| parts[i]).collect();
-        picks = rank::rerank(&sub, &sub_parts, ctx.limit, ctx.seed)
+        // Copies only once someone is left out (rare): the first round ranks in place.
+        let ranked = if blocked.is_empty() {
+            rank::rerank(&cands, &parts, ctx.limit, ctx.seed)
+        } else {
+            let sub: Vec<Candidate> = allowed.iter().map(|&i| cands[i].clone()).collect();
+            let sub_parts: Vec<rank::ScoreParts> = allowed.iter().map(|&i| parts[i]).collect();
+            rank::rerank(&sub, &sub_parts, ctx.limit, ctx.seed)
+        };
+        picks = ranked
             .into_iter()
             .map(|p| rank::Pick {
                 index: allowed[p.index],

@@ -3,7 +3,9 @@
 //! back. Both sides use these types, so they cannot drift apart.
 
 pub mod callback;
+pub mod embedding;
 pub mod spec;
 
 pub use callback::{CallbackAuth, CallbackError, SignedHeaders};
+pub use embedding::{Quantized, WireEmbedding};
 pub use spec::{JobSpec, job_key, media_keys};

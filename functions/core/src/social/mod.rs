@@ -1,12 +1,12 @@
 //! Likes, comments and shares of published videos, and their counts.
 //!
 //! A like is an edge record (`like:{video}:{user}`) flipped by
-//! compare-and-swap; only the flip moves the video's like count, which is
-//! sharded ([`LIKE_SHARDS`] counters, shard = hash of the liker) so one hot
-//! video spreads its writes, and read back summed in one batched read
-//! ([`video_counts`]). Comments are records with one level of replies (a
-//! reply to a reply joins its root's thread); shares hand out one short
-//! link per member and video and count each member once.
+//! compare-and-swap; only the flip moves the video's like count: one
+//! counter while the video is quiet, [`LIKE_SHARDS`] (shard = hash of the
+//! liker) once it gets hot, so one viral video spreads its writes; read back
+//! summed in one batched read ([`video_counts`]). Comments are records with
+//! one level of replies (a reply to a reply joins its root's thread); shares
+//! hand out one short link per member and video and count each member once.
 //!
 //! Like, comment, reply, comment-like and share each notify the person it
 //! reaches. A notification is a side effect: a busy inbox never refuses the
@@ -26,7 +26,14 @@ pub use comments::{
     Comment, CommentLikeState, CommentPage, CommentView, NewComment, Sort, TOP_WINDOW,
     create_comment, delete_comment, like_comment, list_comments, list_replies, unlike_comment,
 };
-pub use counts::{COMMENT_SHARDS, LIKE_SHARDS, SHARE_SHARDS, VideoCounts, liked_by, video_counts};
+pub use counts::{
+    COMMENT_SHARDS, HEAT_WINDOW_MS, HOT_WRITES, LIKE_SHARDS, SHARE_SHARDS, VideoCounts, liked_by,
+    video_counts,
+};
+pub(crate) use counts::{
+    FIRST_KEYS as FIRST_COUNT_KEYS, finish as finish_counts, first_keys as first_count_keys,
+    liked_from,
+};
 pub use filter::{MAX_COMMENT_CHARS, check_comment};
 pub use likes::{
     LikeState, LikedPage, LikedVideo, Liker, LikerPage, MAX_PAGE_SIZE, like, liked_videos,

@@ -76,7 +76,7 @@ pub async fn share<S: Store>(
             let code = store.get(&link_key).await?.ok_or_else(busy)?;
             return shared(store, video_id, code, false).await;
         }
-        counts::add(store, Counter::Shares, video_id, &user.id, 1).await?;
+        counts::add(store, env, Counter::Shares, video_id, &user.id, 1).await?;
         let subject = Subject {
             video_id: Some(video_id.to_owned()),
             ..Subject::default()

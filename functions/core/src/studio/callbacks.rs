@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::env::Env;
 use crate::error::ApiError;
 use crate::jobs::callback::MAX_SKEW_SECS;
-use crate::jobs::{CallbackAuth, media_keys};
+use crate::jobs::{CallbackAuth, Quantized, WireEmbedding, media_keys};
 use crate::keys;
 use crate::notifications::{self, Actor, Kind, NewNotification, Subject};
 use crate::store::Store;
@@ -133,7 +133,7 @@ pub struct ProgressRequest {
 }
 
 /// `complete` body: the uploaded media.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct CompleteRequest {
     /// Must be `media/{id}/video.mp4`.
     pub video_key: String,
@@ -147,6 +147,10 @@ pub struct CompleteRequest {
     pub height: u32,
     /// MP4 size.
     pub bytes: u64,
+    /// The prompt's text embedding, when the worker runs the model; the
+    /// feed's "similar" source uses it ([`crate::feed::similar`]).
+    #[serde(default)]
+    pub prompt_embedding: Option<WireEmbedding>,
 }
 
 /// `fail` body.
@@ -322,6 +326,23 @@ pub async fn complete<S: Store>(
         return Err(ApiError::invalid_request(
             "duration_ms, width, height and bytes must describe a real clip",
         ));
+    }
+    let embedding = req
+        .prompt_embedding
+        .as_ref()
+        .map(Quantized::from_wire)
+        .transpose()?;
+    // Stored under the draft's id (the video's too) before the draft turns
+    // ready, so a ready draft always has it; only while the job is in flight,
+    // so a repeated complete changes nothing.
+    if let Some(e) = &embedding
+        && let Some(d) = record::load(store, job_id).await?
+        && !d.is_deleted()
+        && matches!(d.status, DraftStatus::Queued | DraftStatus::Running)
+    {
+        store
+            .set(&keys::prompt_embedding(job_id), &e.to_stored())
+            .await?;
     }
     // Complete twice is complete once: a ready draft is not in flight.
     update_in_flight(store, env, job_id, |d| {

@@ -3,6 +3,7 @@
 
 use crate::env::Env;
 use crate::error::ApiError;
+use crate::keys;
 use crate::pages::{self, PagedList, Position};
 use crate::store::Store;
 use crate::studio::record::{self, Change};
@@ -112,6 +113,10 @@ pub async fn delete_draft<S: Store>(
     };
     if refund {
         record::refund(store, &draft).await?;
+    }
+    // The prompt's embedding goes with the prompt, unless a video still uses it.
+    if draft.video_id.is_none() {
+        store.delete(&keys::prompt_embedding(&draft.id)).await?;
     }
     pages::remove(
         store,

@@ -138,6 +138,7 @@ impl World {
             width: 720,
             height: 1280,
             bytes: 1234,
+            prompt_embedding: None,
         };
         block_on(callbacks::complete(&self.store, &self.env, id, r))
     }
@@ -632,6 +633,7 @@ fn callbacks_for_unknown_jobs_and_bad_bodies_are_refused() {
         width: 1,
         height: 1,
         bytes: 1,
+        prompt_embedding: None,
     };
     let e = block_on(callbacks::complete(&w.store, &w.env, &d.id, wrong_key)).unwrap_err();
     assert_eq!(e.code, "invalid_request");
@@ -951,6 +953,7 @@ fn racing_callbacks_settle_to_one_outcome() {
         width: 720,
         height: 1280,
         bytes: 10,
+        prompt_embedding: None,
     };
     let answer = block_on(callbacks::complete(&racing, &env, &d2.id, done)).unwrap();
     assert_eq!(
