@@ -127,5 +127,8 @@ fn every_operation_answers_only_as_documented() {
                 assert_eq!(reply.error_code(), "method_not_allowed");
             }
         }
+        // The one undocumented method every path answers: the CORS preflight.
+        let preflight = app.call("OPTIONS", &path, None, None);
+        assert_eq!(preflight.status, 204, "OPTIONS {path}");
     }
 }

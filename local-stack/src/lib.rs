@@ -17,6 +17,7 @@ pub mod push;
 pub mod router;
 pub mod runtime;
 pub mod secrets;
+pub mod security;
 pub mod server;
 pub mod stack;
 pub mod variables;

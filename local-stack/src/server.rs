@@ -81,6 +81,11 @@ async fn answer(
     let request_id = request_id(req.headers());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let origin = req
+        .headers()
+        .get("origin")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let (mut parts, body) = req.into_parts();
     let response = match Limited::new(body, max_body_bytes).collect().await {
         Ok(body) => {
@@ -114,6 +119,11 @@ async fn answer(
     if let Ok(value) = http::HeaderValue::from_str(&request_id) {
         parts.headers.insert("x-request-id", value);
     }
+    // Security and CORS headers also on the host's own answers (404, 413, 500).
+    let allowed = runtime
+        .app_variable("cors_allowed_origins")
+        .unwrap_or_default();
+    crate::security::harden_app(&mut parts.headers, origin.as_deref(), &allowed);
     http::Response::from_parts(parts, body)
 }
 

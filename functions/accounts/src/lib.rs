@@ -24,19 +24,7 @@ const OPENAPI: &str = include_str!("../../../docs/openapi.json");
 /// Routes the request and logs one line for it.
 #[http_service]
 async fn handle(req: Request) -> HttpResponse {
-    let path = req.uri().path().to_owned();
-    let log = RequestLog::new(&req, &path);
-    let response = match route(req, &path, &log).await {
-        Ok(response) => response,
-        Err(e) => {
-            if e.status >= 500 {
-                log.log("error", "failed", serde_json::json!({ "code": e.code }));
-            }
-            http::error(&e)
-        }
-    };
-    log.finish(response.status().as_u16());
-    response
+    dreamreel_edge::serve(req, route).await
 }
 
 async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpResponse, ApiError> {

@@ -3,10 +3,11 @@
 
 use bytes::Bytes;
 use dreamreel_core::ApiError;
+use dreamreel_core::accounts::ratelimit::retry_after_of;
 use dreamreel_core::request::MAX_JSON_BODY;
 use http_body_util::{BodyExt, Limited};
 use serde::Serialize;
-use spin_sdk::http::{FullBody, HeaderValue, Request, Response, StatusCode};
+use spin_sdk::http::{FullBody, HeaderMap, HeaderValue, Request, Response, StatusCode};
 
 /// A complete response with an in-memory body.
 pub type HttpResponse = Response<FullBody<Bytes>>;
@@ -33,8 +34,16 @@ pub async fn read_body(req: Request) -> Result<Bytes, ApiError> {
     if declared.is_some_and(|n| n > MAX_JSON_BODY) {
         return Err(ApiError::payload_too_large(MAX_JSON_BODY));
     }
+    let kind = header(&req, "content-type").map(str::to_owned);
     match Limited::new(req.into_body(), MAX_JSON_BODY).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
+        Ok(collected) => {
+            let bytes = collected.to_bytes();
+            // Only a body has a type to refuse (an empty DELETE may carry any).
+            if !bytes.is_empty() {
+                dreamreel_core::request::check_content_type(kind.as_deref())?;
+            }
+            Ok(bytes)
+        }
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             Err(ApiError::payload_too_large(MAX_JSON_BODY))
         }
@@ -71,7 +80,49 @@ pub fn error(err: &ApiError) -> HttpResponse {
         resp.headers_mut()
             .insert("www-authenticate", HeaderValue::from_static("Bearer"));
     }
+    if let Some(secs) = retry_after_of(err) {
+        resp.headers_mut()
+            .insert("retry-after", HeaderValue::from(secs));
+    }
     resp
+}
+
+/// Security headers every response carries, added where the handler did not
+/// set its own (the web page's CSP wins): no MIME sniffing, no referrer, no
+/// framing, HTTPS only (browsers ignore HSTS over plain `http://`, so local
+/// runs are unaffected), and nothing cached from an API answer.
+pub fn secure_headers(headers: &mut HeaderMap) {
+    let kind = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let (json, html) = (
+        kind.starts_with("application/json"),
+        kind.starts_with("text/html"),
+    );
+    let mut default = |name: &'static str, value: &'static str| {
+        if !headers.contains_key(name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    default("x-content-type-options", "nosniff");
+    default("referrer-policy", "no-referrer");
+    default("x-frame-options", "DENY");
+    default(
+        "strict-transport-security",
+        "max-age=31536000; includeSubDomains",
+    );
+    if json {
+        // JSON is data, never a document: nothing may load or frame it.
+        default(
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        );
+        default("cache-control", "no-store");
+    } else if html {
+        default("content-security-policy", "frame-ancestors 'none'");
+    }
 }
 
 /// 405 `method_not_allowed` with the `Allow` header naming what the path accepts.

@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod cors;
 pub mod env;
 pub mod http;
 pub mod kv;

@@ -1,14 +1,14 @@
 //! The handler shell every component shares: one log line per request,
 //! errors rendered as the JSON envelope (server faults logged), signed
-//! internal routes answered without a bearer challenge, and 405s that name
-//! what a path allows.
+//! internal routes answered without a bearer challenge, 405s that name
+//! what a path allows, CORS preflights, and security headers on every answer.
 
 use dreamreel_core::ApiError;
 use serde_json::json;
-use spin_sdk::http::{Method, Request};
+use spin_sdk::http::{Method, Request, Response};
 
-use crate::RequestLog;
 use crate::http::{self, HttpResponse};
+use crate::{RequestLog, cors};
 
 /// Runs `route` for `req` (with its path and log) and renders the outcome.
 pub async fn serve(
@@ -17,11 +17,28 @@ pub async fn serve(
 ) -> HttpResponse {
     let path = req.uri().path().to_owned();
     let log = RequestLog::new(&req, &path);
-    let response = match route(req, &path, &log).await {
-        Ok(response) => response,
-        Err(e) => render(&path, &log, &e),
+    let origin = cors::allowed_origin(&req, &log).await;
+    let query = req.uri().query().map(dreamreel_core::request::check_query);
+    let response = if cors::is_preflight(req.method()) {
+        cors::preflight(origin.as_deref())
+    } else if let Some(Err(e)) = query {
+        render(&path, &log, &e)
+    } else {
+        match route(req, &path, &log).await {
+            Ok(response) => response,
+            Err(e) => render(&path, &log, &e),
+        }
     };
+    let response = harden(response, origin.as_deref());
     log.finish(response.status().as_u16());
+    response
+}
+
+/// Adds the security headers and, for an allowed origin (see
+/// [`cors::allowed_origin`]), the CORS headers to any response.
+pub fn harden<B>(mut response: Response<B>, origin: Option<&str>) -> Response<B> {
+    http::secure_headers(response.headers_mut());
+    cors::apply(response.headers_mut(), origin);
     response
 }
 

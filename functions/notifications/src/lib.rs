@@ -9,8 +9,9 @@ use dreamreel_core::ApiError;
 use dreamreel_core::notifications::{self, Device, MarkRead, SettingsUpdate, Target};
 use dreamreel_core::request::parse_json;
 use dreamreel_core::time::rfc3339_from_ms;
+use dreamreel_edge::cors;
 use dreamreel_edge::http::{self, HttpResponse};
-use dreamreel_edge::serve::{render, serve};
+use dreamreel_edge::serve::{harden, render, serve};
 use dreamreel_edge::{KvStore, RequestLog, SpinEnv, auth, refuse_method};
 use http_body_util::BodyExt;
 use serde_json::json;
@@ -24,10 +25,12 @@ async fn handle(req: Request) -> Response<BoxBody> {
     let path = req.uri().path().to_owned();
     if path == "/v1/notifications/stream" && req.method() == Method::GET {
         let log = RequestLog::new(&req, &path);
+        let origin = cors::allowed_origin(&req, &log).await;
         let resp = match stream::open(req, &log).await {
             Ok(resp) => resp,
             Err(e) => boxed(render(&path, &log, &e)),
         };
+        let resp = harden(resp, origin.as_deref());
         log.finish(resp.status().as_u16());
         return resp;
     }

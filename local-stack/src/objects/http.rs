@@ -69,7 +69,14 @@ async fn answer(
     let request_id = random_hex(8).to_uppercase();
     let method = req.method().clone();
     let resource = req.uri().path().to_owned();
-    let mut response = match route(store, events, req, client, &request_id).await {
+    let has_origin = req.headers().contains_key("origin");
+    let outcome = if method == Method::OPTIONS {
+        // A CORS preflight for a presigned upload or read.
+        Ok(reply(204, Vec::new(), ObjectBody::Empty))
+    } else {
+        route(store, events, req, client, &request_id).await
+    };
+    let mut response = match outcome {
         Ok(r) => r,
         Err(e) => {
             let body = if method == Method::HEAD {
@@ -85,6 +92,7 @@ async fn answer(
         }
     };
     let headers = response.headers_mut();
+    crate::security::object_cors(headers, &method, has_origin);
     for (name, value) in [
         ("x-amz-request-id", request_id.clone()),
         ("x-amz-id-2", super::event::host_id(&request_id)),
@@ -213,6 +221,9 @@ async fn route(
         (&Method::PUT, Target::Object(bucket, key)) => {
             if parts.headers.contains_key("x-amz-copy-source") {
                 return Err(not_implemented("CopyObject"));
+            }
+            if store.config().faults.object_put_fails(&key) {
+                return Err(S3Error::new(503, "ServiceUnavailable", "injected fault"));
             }
             let object = put_object(store, &bucket, &key, &parts.headers, body, &verified).await?;
             events.object_created(store.object_created_event(
