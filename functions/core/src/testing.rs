@@ -114,3 +114,67 @@ mod tests {
         assert_eq!(block_on(async { 40 + 2 }), 42);
     }
 }
+
+/// A [`Store`](crate::Store) that counts the keys read and the read calls
+/// made through it, to check that a request's reads stay bounded.
+#[derive(Debug)]
+pub struct ReadCounter<'a, S> {
+    inner: &'a S,
+    keys: std::cell::Cell<usize>,
+    calls: std::cell::Cell<usize>,
+}
+
+impl<'a, S> ReadCounter<'a, S> {
+    /// Counts the reads made of `inner` from now on.
+    pub fn new(inner: &'a S) -> Self {
+        ReadCounter {
+            inner,
+            keys: std::cell::Cell::new(0),
+            calls: std::cell::Cell::new(0),
+        }
+    }
+
+    /// Keys read and read calls made since the start or the last [`Self::reset`].
+    pub fn reads(&self) -> (usize, usize) {
+        (self.keys.get(), self.calls.get())
+    }
+
+    /// Starts counting afresh.
+    pub fn reset(&self) {
+        self.keys.set(0);
+        self.calls.set(0);
+    }
+
+    fn count(&self, keys: usize) {
+        self.keys.set(self.keys.get() + keys);
+        self.calls.set(self.calls.get() + 1);
+    }
+}
+
+impl<S: crate::Store> crate::Store for ReadCounter<'_, S> {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::StoreError> {
+        self.count(1);
+        self.inner.get(key).await
+    }
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, crate::StoreError> {
+        self.count(keys.len());
+        self.inner.get_many(keys).await
+    }
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), crate::StoreError> {
+        self.inner.set(key, value).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), crate::StoreError> {
+        self.inner.delete(key).await
+    }
+    async fn increment(&self, key: &str, delta: i64) -> Result<i64, crate::StoreError> {
+        self.inner.increment(key, delta).await
+    }
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, crate::StoreError> {
+        self.inner.compare_and_swap(key, expected, new).await
+    }
+}

@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::keys;
 use crate::store::{MemoryStore, Store};
 use crate::studio::{DraftMedia, MediaSigner, Removal, Video};
-use crate::testing::{FixedEnv, block_on};
+use crate::testing::{FixedEnv, ReadCounter, block_on};
 
 struct Signer;
 
@@ -523,43 +523,6 @@ fn page_sizes_and_cursors_are_checked() {
     assert_eq!(err.status, 400);
 }
 
-/// Counts the keys a request reads.
-struct Counting<'a> {
-    inner: &'a MemoryStore,
-    keys: Cell<usize>,
-    calls: Cell<usize>,
-}
-
-impl Store for Counting<'_> {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::StoreError> {
-        self.keys.set(self.keys.get() + 1);
-        self.calls.set(self.calls.get() + 1);
-        self.inner.get(key).await
-    }
-    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, crate::StoreError> {
-        self.keys.set(self.keys.get() + keys.len());
-        self.calls.set(self.calls.get() + 1);
-        self.inner.get_many(keys).await
-    }
-    async fn set(&self, key: &str, value: &[u8]) -> Result<(), crate::StoreError> {
-        self.inner.set(key, value).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), crate::StoreError> {
-        self.inner.delete(key).await
-    }
-    async fn increment(&self, key: &str, delta: i64) -> Result<i64, crate::StoreError> {
-        self.inner.increment(key, delta).await
-    }
-    async fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: &[u8],
-    ) -> Result<bool, crate::StoreError> {
-        self.inner.compare_and_swap(key, expected, new).await
-    }
-}
-
 #[test]
 fn a_for_you_page_reads_a_bounded_number_of_keys() {
     let w = World::new();
@@ -571,18 +534,13 @@ fn a_for_you_page_reads_a_bounded_number_of_keys() {
     for m in makers.iter().take(40) {
         block_on(crate::graph::follow(&w.store, &w.env, &viewer, m)).unwrap();
     }
-    let counting = Counting {
-        inner: &w.store,
-        keys: Cell::new(0),
-        calls: Cell::new(0),
-    };
+    let counting = ReadCounter::new(&w.store);
     for (limit, max_keys) in [(10, 520), (30, 1100)] {
         block_on(reset(&w.store, &viewer)).unwrap();
         let mut worst = (0, 0);
         let mut cursor = None;
         for _ in 0..40 {
-            counting.keys.set(0);
-            counting.calls.set(0);
+            counting.reset();
             let page = block_on(for_you(
                 &counting,
                 &w.env,
@@ -594,7 +552,7 @@ fn a_for_you_page_reads_a_bounded_number_of_keys() {
             ))
             .unwrap();
             cursor = page.next_cursor;
-            worst = worst.max((counting.keys.get(), counting.calls.get()));
+            worst = worst.max(counting.reads());
         }
         // Whatever the catalogue and follow count, a page stays within these
         // (a quiet video's counts are 4 keys; a wide one adds 28 in one more read).

@@ -1,8 +1,6 @@
-use std::cell::Cell;
-
 use super::*;
 use crate::store::MemoryStore;
-use crate::testing::{FixedEnv, block_on};
+use crate::testing::{FixedEnv, ReadCounter, block_on};
 
 const VIDEO: &str = "01JCOUNTSVIDEO000000000000";
 
@@ -78,43 +76,6 @@ fn a_hot_video_widens_and_stays_exact_through_unlikes_on_other_shards() {
     );
 }
 
-/// Counts the keys and batched reads.
-struct Counting<'a> {
-    inner: &'a MemoryStore,
-    keys: Cell<usize>,
-    calls: Cell<usize>,
-}
-
-impl Store for Counting<'_> {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::StoreError> {
-        self.keys.set(self.keys.get() + 1);
-        self.calls.set(self.calls.get() + 1);
-        self.inner.get(key).await
-    }
-    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, crate::StoreError> {
-        self.keys.set(self.keys.get() + keys.len());
-        self.calls.set(self.calls.get() + 1);
-        self.inner.get_many(keys).await
-    }
-    async fn set(&self, key: &str, value: &[u8]) -> Result<(), crate::StoreError> {
-        self.inner.set(key, value).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), crate::StoreError> {
-        self.inner.delete(key).await
-    }
-    async fn increment(&self, key: &str, delta: i64) -> Result<i64, crate::StoreError> {
-        self.inner.increment(key, delta).await
-    }
-    async fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: &[u8],
-    ) -> Result<bool, crate::StoreError> {
-        self.inner.compare_and_swap(key, expected, new).await
-    }
-}
-
 #[test]
 fn narrow_videos_cost_four_keys_and_only_wide_ones_a_second_read() {
     let store = MemoryStore::new();
@@ -123,24 +84,16 @@ fn narrow_videos_cost_four_keys_and_only_wide_ones_a_second_read() {
     for id in &ids {
         block_on(add(&store, &env, Counter::Likes, id, "ana", 1)).unwrap();
     }
-    let counting = Counting {
-        inner: &store,
-        keys: Cell::new(0),
-        calls: Cell::new(0),
-    };
+    let counting = ReadCounter::new(&store);
     assert!(counts(&counting, &ids).iter().all(|c| c.likes == 1));
-    assert_eq!((counting.keys.get(), counting.calls.get()), (36, 1));
+    assert_eq!(counting.reads(), (36, 1));
 
     for i in 0..400 {
         add_like(&store, &env, &format!("fan{i}"), 1);
     }
     ids.push(VIDEO.to_owned());
-    counting.keys.set(0);
-    counting.calls.set(0);
+    counting.reset();
     assert_eq!(counts(&counting, &ids)[9].likes, 400);
     let per_wide = (LIKE_SHARDS + COMMENT_SHARDS + SHARE_SHARDS - 3) as usize;
-    assert_eq!(
-        (counting.keys.get(), counting.calls.get()),
-        (40 + per_wide, 2)
-    );
+    assert_eq!(counting.reads(), (40 + per_wide, 2));
 }
