@@ -178,3 +178,65 @@ impl<S: crate::Store> crate::Store for ReadCounter<'_, S> {
         self.inner.compare_and_swap(key, expected, new).await
     }
 }
+
+/// A [`Store`](crate::Store) whose writes to keys under a chosen prefix fail,
+/// to check what a request leaves behind when part of its writing fails.
+#[derive(Debug, Default)]
+pub struct FailingWrites<S> {
+    inner: S,
+    prefix: std::cell::RefCell<Option<String>>,
+}
+
+impl<S> FailingWrites<S> {
+    /// Wraps `inner`; nothing fails until [`Self::fail_under`].
+    pub fn new(inner: S) -> Self {
+        FailingWrites {
+            inner,
+            prefix: std::cell::RefCell::new(None),
+        }
+    }
+
+    /// Writes to keys starting with `prefix` fail from now on; `None` heals.
+    pub fn fail_under(&self, prefix: Option<&str>) {
+        *self.prefix.borrow_mut() = prefix.map(str::to_owned);
+    }
+
+    fn check(&self, key: &str) -> Result<(), crate::StoreError> {
+        match &*self.prefix.borrow() {
+            Some(p) if key.starts_with(p.as_str()) => {
+                Err(crate::StoreError(format!("write to {key} failed")))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<S: crate::Store> crate::Store for FailingWrites<S> {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::StoreError> {
+        self.inner.get(key).await
+    }
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, crate::StoreError> {
+        self.inner.get_many(keys).await
+    }
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), crate::StoreError> {
+        self.check(key)?;
+        self.inner.set(key, value).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), crate::StoreError> {
+        self.check(key)?;
+        self.inner.delete(key).await
+    }
+    async fn increment(&self, key: &str, delta: i64) -> Result<i64, crate::StoreError> {
+        self.check(key)?;
+        self.inner.increment(key, delta).await
+    }
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, crate::StoreError> {
+        self.check(key)?;
+        self.inner.compare_and_swap(key, expected, new).await
+    }
+}

@@ -16,7 +16,7 @@ use crate::store::Store;
 use crate::studio::{Video, get_video};
 
 use super::counts::{self, Counter, LIKE_SHARDS, shard_of};
-use super::{blocked, edge, notify_quietly, ordered_unique};
+use super::{blocked, edge, notify_of, ordered_unique};
 
 /// Most entries one listing answers.
 pub const MAX_PAGE_SIZE: usize = 100;
@@ -127,7 +127,16 @@ pub async fn like<S: Store>(
             video_id: Some(video_id.to_owned()),
             ..Subject::default()
         };
-        notify_quietly(store, env, &video.owner, Kind::Like, user, subject, None).await;
+        if let Err(e) = notify_of(store, env, &video.owner, Kind::Like, user, subject, None).await
+            && counts::add(store, env, Counter::Likes, video_id, &user.id, -1)
+                .await
+                .is_ok()
+        {
+            // No like without its notice: the retry likes and notifies again.
+            // (Had the count not moved back, the like would stand whole.)
+            edge::revert(store, &key, true, &before).await;
+            return Err(e);
+        }
         // A like teaches the viewer's For You; it stands even if that fails.
         let _ = crate::feed::record_like(store, env, &user.id, &video).await;
     }

@@ -52,9 +52,10 @@ pub(crate) fn blocked() -> ApiError {
     ApiError::forbidden("blocked", "you can't interact with this person")
 }
 
-/// Tells `recipient` that `actor` did `kind`; failures are dropped on
-/// purpose: the action already stands and must not be refused for it.
-pub(crate) async fn notify_quietly<S: Store>(
+/// Tells `recipient` that `actor` did `kind`. An action and its notice stand
+/// together: when this fails, the caller takes its action back (so the
+/// client's retry notifies) unless undoing would itself leave a half state.
+pub(crate) async fn notify_of<S: Store>(
     store: &S,
     env: &dyn Env,
     recipient: &str,
@@ -62,7 +63,7 @@ pub(crate) async fn notify_quietly<S: Store>(
     actor: &User,
     subject: Subject,
     text: Option<String>,
-) {
+) -> Result<(), ApiError> {
     let new = NewNotification {
         kind,
         actor: Some(Actor {
@@ -72,7 +73,7 @@ pub(crate) async fn notify_quietly<S: Store>(
         subject,
         text,
     };
-    let _ = notify(store, env, recipient, new).await;
+    notify(store, env, recipient, new).await.map(|_| ())
 }
 
 /// `ids` without repeats, first occurrence kept.

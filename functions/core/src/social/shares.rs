@@ -14,7 +14,7 @@ use crate::studio::{MediaSigner, Video, get_video};
 
 use super::counts::{self, Counter};
 use super::likes::reachable_video;
-use super::notify_quietly;
+use super::notify_of;
 
 /// Characters in a short code: 62^10 ≈ 8·10^17 codes, not guessable.
 pub const CODE_LEN: usize = 10;
@@ -76,12 +76,28 @@ pub async fn share<S: Store>(
             let code = store.get(&link_key).await?.ok_or_else(busy)?;
             return shared(store, video_id, code, false).await;
         }
-        counts::add(store, env, Counter::Shares, video_id, &user.id, 1).await?;
+        // A share stands only counted and noticed; otherwise the link goes
+        // again, so the retry makes a new one and counts and notifies it.
+        let take_back = async || {
+            let _ = store.delete(&link_key).await;
+            let _ = store.delete(&keys::share(&code)).await;
+        };
+        if let Err(e) = counts::add(store, env, Counter::Shares, video_id, &user.id, 1).await {
+            take_back().await;
+            return Err(e);
+        }
         let subject = Subject {
             video_id: Some(video_id.to_owned()),
             ..Subject::default()
         };
-        notify_quietly(store, env, &video.owner, Kind::Share, user, subject, None).await;
+        if let Err(e) = notify_of(store, env, &video.owner, Kind::Share, user, subject, None).await
+            && counts::add(store, env, Counter::Shares, video_id, &user.id, -1)
+                .await
+                .is_ok()
+        {
+            take_back().await;
+            return Err(e);
+        }
         return shared(store, video_id, code.into_bytes(), true).await;
     }
     Err(busy())

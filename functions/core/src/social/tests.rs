@@ -110,7 +110,7 @@ fn counts_of(store: &impl Store, id: &str) -> VideoCounts {
     block_on(video_counts(store, &[id.to_owned()])).unwrap()[0]
 }
 
-fn inbox_kinds(store: &MemoryStore, user: &User) -> Vec<(String, u64)> {
+fn inbox_kinds(store: &impl Store, user: &User) -> Vec<(String, u64)> {
     let inbox = block_on(crate::notifications::list(store, &user.id, None, Some(50))).unwrap();
     inbox
         .items
@@ -303,6 +303,76 @@ fn likes_comments_replies_and_shares_reach_the_inboxes() {
         bo_inbox,
         [("comment_like".to_string(), 1), ("reply".to_string(), 1)]
     );
+}
+
+#[test]
+fn an_action_whose_notice_cannot_be_written_is_taken_back_and_the_retry_notifies() {
+    let store = crate::testing::FailingWrites::new(MemoryStore::new());
+    let env = env();
+    let ana = user(&store, "ana");
+    let bo = user(&store, "bo");
+    let v = video(&store, &ana, "v");
+    let post = |text: &str| {
+        let req = NewComment {
+            text: text.into(),
+            reply_to: None,
+        };
+        block_on(create_comment(
+            &store,
+            &env,
+            &bo,
+            &v,
+            req,
+            Some("key-1".to_owned()),
+        ))
+    };
+    let comment = post("first").unwrap().0;
+
+    // Ana's notices cannot be written: every action on her things is refused whole.
+    store.fail_under(Some("notif"));
+    assert!(block_on(like(&store, &env, &bo, &v)).is_err());
+    assert!(post("second").is_err());
+    assert!(block_on(share(&store, &env, &bo, &v)).is_err());
+    let counts = counts_of(&store, &v);
+    assert_eq!((counts.likes, counts.comments, counts.shares), (0, 1, 0));
+    assert_eq!(
+        block_on(liked_by(&store, &bo.id, std::slice::from_ref(&v))).unwrap(),
+        [false]
+    );
+    // Bo's own notices too: Ana liking his comment is refused, uncounted.
+    assert!(block_on(like_comment(&store, &env, &ana, &comment.id)).is_err());
+
+    // Healed, the client's retries land once each, with their notices.
+    store.fail_under(None);
+    block_on(like(&store, &env, &bo, &v)).unwrap();
+    let req = NewComment {
+        text: "second".into(),
+        reply_to: None,
+    };
+    let (second, created) = block_on(create_comment(
+        &store,
+        &env,
+        &bo,
+        &v,
+        req,
+        Some("key-2".to_owned()),
+    ))
+    .unwrap();
+    assert!(created && second.text == "second");
+    block_on(share(&store, &env, &bo, &v)).unwrap();
+    let liked = block_on(like_comment(&store, &env, &ana, &comment.id)).unwrap();
+    assert_eq!(liked.like_count, 1);
+    let counts = counts_of(&store, &v);
+    assert_eq!((counts.likes, counts.comments, counts.shares), (1, 2, 1));
+    let mut ana_inbox = inbox_kinds(&store, &ana);
+    ana_inbox.sort();
+    let kinds: Vec<(&str, u64)> = ana_inbox.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+    // Comments do not fold: one notice each.
+    assert_eq!(
+        kinds,
+        [("comment", 1), ("comment", 1), ("like", 1), ("share", 1)]
+    );
+    assert_eq!(inbox_kinds(&store, &bo), [("comment_like".to_string(), 1)]);
 }
 
 fn post_ok(store: &MemoryStore, env: &FixedEnv, who: &User, v: &str, text: &str) -> CommentView {

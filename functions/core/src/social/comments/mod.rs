@@ -30,7 +30,7 @@ use crate::studio::{Video, get_video, validate::is_ulid};
 
 use super::counts::{self, Counter, count};
 use super::likes::reachable_video;
-use super::{blocked, check_comment, edge, notify_quietly};
+use super::{blocked, check_comment, edge, notify_of};
 use list::view_one;
 
 fn comments_list(video_id: &str) -> PagedList<'_> {
@@ -164,8 +164,29 @@ pub async fn create_comment<S: Store>(
         None => (video.owner.as_str(), Kind::Comment),
         Some(t) => (t.author.as_str(), Kind::Reply),
     };
-    notify_quietly(store, env, recipient, kind, user, subject, Some(text)).await;
+    if let Err(e) = notify_of(store, env, recipient, kind, user, subject, Some(text)).await {
+        // No comment without its notice: take it back (record, then counts);
+        // the retry with the same Idempotency-Key posts and notifies again.
+        if store.delete(&keys::comment(&id)).await.is_ok() {
+            let _ = uncount_new(store, env, video_id, &user.id, root.as_deref()).await;
+            return Err(e);
+        }
+    }
     Ok((view_one(store, &user.id, comment).await?, true))
+}
+
+/// Takes back what [`count_new`] counted.
+async fn uncount_new<S: Store>(
+    store: &S,
+    env: &dyn Env,
+    video_id: &str,
+    author: &str,
+    root: Option<&str>,
+) -> Result<(), ApiError> {
+    if let Some(root) = root {
+        store.increment(&keys::reply_count(root), -1).await?;
+    }
+    counts::add(store, env, Counter::Comments, video_id, author, -1).await
 }
 
 /// Counts a new comment (and the reply in its thread), all or nothing.
@@ -307,7 +328,7 @@ pub async fn like_comment<S: Store>(
             comment_id: Some(id.to_owned()),
             draft_id: None,
         };
-        notify_quietly(
+        let noticed = notify_of(
             store,
             env,
             &comment.author,
@@ -317,6 +338,16 @@ pub async fn like_comment<S: Store>(
             None,
         )
         .await;
+        if let Err(e) = noticed
+            && store
+                .increment(&keys::comment_like_count(id), -1)
+                .await
+                .is_ok()
+        {
+            // No comment like without its notice: the retry does both again.
+            edge::revert(store, &key, true, &before).await;
+            return Err(e);
+        }
     }
     comment_like_state(store, id, true).await
 }
