@@ -5,15 +5,13 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::time::Instant;
 
 use common::{Counting, Edge, Objects, config, job_id, worker};
 use dreamreel_core::jobs::media_keys;
+use dreamreel_worker::JobOutcome;
 use dreamreel_worker::provenance::{
     JobAssertion, ManifestSigner, SigningAlg, ValidationState, dev_keys, verify_mp4,
 };
-use dreamreel_worker::{Aspect, GenerationSpec, JobOutcome, LocalModel, render_clip};
 use serde_json::Value;
 
 /// Top-level box types in order.
@@ -115,38 +113,4 @@ async fn a_worker_without_a_signer_still_uploads_but_the_file_has_no_manifest() 
     worker.handle_event(&event).await.unwrap();
     let (mp4, _) = objects.object(&media_keys(&id).0).await.unwrap();
     assert!(verify_mp4(&mp4, None).is_err());
-}
-
-/// What signing adds to a 10-second 720×1280 clip: run with
-/// `cargo test --release -p dreamreel-worker --test provenance -- --ignored --nocapture`.
-#[test]
-#[ignore = "a measurement, not a check"]
-fn signing_cost_of_a_ten_second_clip() {
-    let spec = GenerationSpec::new("a lighthouse in a storm", 10_000, Aspect::Portrait, 3);
-    let clip = render_clip(&LocalModel, &spec, &|_| {}, &AtomicBool::new(false)).unwrap();
-    let creds = dev_keys::generate(SigningAlg::Es256).unwrap();
-    let signer = ManifestSigner::new(&creds.signing).unwrap();
-    let job = JobAssertion {
-        job_id: "01JDMEASURE000000000000000".into(),
-        model: "local".into(),
-    };
-    let runs = 5;
-    let mut best = f64::MAX;
-    let mut signed = Vec::new();
-    for _ in 0..runs {
-        let started = Instant::now();
-        signed = signer.sign_mp4(&clip.mp4, &job).unwrap();
-        best = best.min(started.elapsed().as_secs_f64());
-    }
-    let started = Instant::now();
-    let seen = verify_mp4(&signed, Some(&creds.root_pem)).unwrap();
-    let verify = started.elapsed().as_secs_f64();
-    assert_eq!(seen.state, ValidationState::Trusted);
-    println!(
-        "10 s 720x1280 clip: {} bytes unsigned, +{} bytes signed; sign (incl. check after signing) {:.3} s best of {runs}; verify {:.3} s",
-        clip.mp4.len(),
-        signed.len() - clip.mp4.len(),
-        best,
-        verify,
-    );
 }
