@@ -149,7 +149,7 @@ pub async fn create_comment<S: Store>(
         let (_, existing) = load(store, &id).await?.ok_or_else(busy)?;
         return Ok((view_one(store, &user.id, existing).await?, false));
     }
-    if let Err(e) = count_new(store, env, video_id, &user.id, root.as_deref()).await {
+    if let Err(e) = count_comment(store, env, video_id, &user.id, root.as_deref(), 1).await {
         // A comment stands only with its counts: take it back; a retry with
         // the same Idempotency-Key writes it again under the same id.
         let _ = store.delete(&keys::comment(&id)).await;
@@ -168,40 +168,28 @@ pub async fn create_comment<S: Store>(
         // No comment without its notice: take it back (record, then counts);
         // the retry with the same Idempotency-Key posts and notifies again.
         if store.delete(&keys::comment(&id)).await.is_ok() {
-            let _ = uncount_new(store, env, video_id, &user.id, root.as_deref()).await;
+            let _ = count_comment(store, env, video_id, &user.id, root.as_deref(), -1).await;
             return Err(e);
         }
     }
     Ok((view_one(store, &user.id, comment).await?, true))
 }
 
-/// Takes back what [`count_new`] counted.
-async fn uncount_new<S: Store>(
+/// Moves a comment's counts by `delta` (+1 posted, -1 taken back): the
+/// video's comment count and, for a reply, its thread's; both or neither.
+async fn count_comment<S: Store>(
     store: &S,
     env: &dyn Env,
     video_id: &str,
     author: &str,
     root: Option<&str>,
+    delta: i64,
 ) -> Result<(), ApiError> {
-    if let Some(root) = root {
-        store.increment(&keys::reply_count(root), -1).await?;
-    }
-    counts::add(store, env, Counter::Comments, video_id, author, -1).await
-}
-
-/// Counts a new comment (and the reply in its thread), all or nothing.
-async fn count_new<S: Store>(
-    store: &S,
-    env: &dyn Env,
-    video_id: &str,
-    author: &str,
-    root: Option<&str>,
-) -> Result<(), ApiError> {
-    counts::add(store, env, Counter::Comments, video_id, author, 1).await?;
+    counts::add(store, env, Counter::Comments, video_id, author, delta).await?;
     if let Some(root) = root
-        && let Err(e) = store.increment(&keys::reply_count(root), 1).await
+        && let Err(e) = store.increment(&keys::reply_count(root), delta).await
     {
-        let _ = counts::add(store, env, Counter::Comments, video_id, author, -1).await;
+        let _ = counts::add(store, env, Counter::Comments, video_id, author, -delta).await;
         return Err(e.into());
     }
     Ok(())
@@ -246,32 +234,14 @@ pub async fn delete_comment<S: Store>(
         {
             continue;
         }
-        let uncounted = async {
-            counts::add(
-                store,
-                env,
-                Counter::Comments,
-                &comment.video_id,
-                &comment.author,
-                -1,
-            )
-            .await?;
-            if let Some(root) = &comment.parent_id
-                && let Err(e) = store.increment(&keys::reply_count(root), -1).await
-            {
-                let _ = counts::add(
-                    store,
-                    env,
-                    Counter::Comments,
-                    &comment.video_id,
-                    &comment.author,
-                    1,
-                )
-                .await;
-                return Err(ApiError::from(e));
-            }
-            Ok(())
-        };
+        let uncounted = count_comment(
+            store,
+            env,
+            &comment.video_id,
+            &comment.author,
+            comment.parent_id.as_deref(),
+            -1,
+        );
         if let Err(e) = uncounted.await {
             // The counts did not move: the comment stands again, as before.
             let _ = store
