@@ -22,6 +22,7 @@ pub mod ledger;
 pub mod log;
 pub mod media;
 pub mod model;
+pub mod onnx_runtime;
 pub mod outcome;
 pub mod pipeline;
 pub mod progress;
