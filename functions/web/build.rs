@@ -9,7 +9,10 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    // Read at run time: a build script compiled for one checkout may be
+    // reused by another that shares the target folder.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest).join("assets");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("functions/web/assets exists")
