@@ -61,7 +61,7 @@ fn mutate(data: &[u8], rng: &mut Rng) -> Vec<u8> {
 
 #[test]
 fn the_committed_fuzz_corpus_and_its_mutations_pass_every_check() {
-    let targets: [Target; 8] = [
+    let targets: [Target; 9] = [
         ("request_json", harness::request_json),
         ("cursor", harness::cursor),
         ("content_filter", harness::content_filter),
@@ -69,6 +69,7 @@ fn the_committed_fuzz_corpus_and_its_mutations_pass_every_check() {
         ("sigv4_query", harness::sigv4_query),
         ("s3_event", worker::s3_event),
         ("mp4_boxes", worker::mp4_boxes),
+        ("provider_mp4", worker::provider_mp4),
         ("event_key", worker::event_key),
     ];
     let corpus = repo_root().join("fuzz").join("corpus");

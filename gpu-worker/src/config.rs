@@ -15,6 +15,21 @@ pub const DEFAULT_LEASE_MS: u64 = 60_000;
 /// Default spacing of progress callbacks (at most two a second).
 pub const DEFAULT_PROGRESS_INTERVAL_MS: u64 = 500;
 
+/// The variable holding the OpenAI key (required when `DREAMREEL_MODEL=openai`).
+pub const OPENAI_API_KEY_VAR: &str = "DREAMREEL_OPENAI_API_KEY";
+/// The variable naming the weights directory of a local model (`DREAMREEL_MODEL=ltx`).
+pub const MODEL_DIR_VAR: &str = "DREAMREEL_MODEL_DIR";
+
+/// Settings of the model backends, one group per backend; only the chosen
+/// backend's group must be filled.
+#[derive(Debug, Clone, Default)]
+pub struct ModelSettings {
+    /// The remote OpenAI backend: `Some` once an API key is configured.
+    pub openai: Option<crate::backends::openai::OpenAiSettings>,
+    /// The `ltx` backend's exported model directory (`DREAMREEL_MODEL_DIR`).
+    pub ltx_dir: Option<std::path::PathBuf>,
+}
+
 /// What a [`crate::Worker`] needs to know.
 #[derive(Clone)]
 pub struct WorkerConfig {
@@ -32,6 +47,8 @@ pub struct WorkerConfig {
     pub worker_id: String,
     /// Model backend name (see [`crate::backends::NAMES`]).
     pub model: String,
+    /// Per-backend settings (keys, endpoints, weights).
+    pub models: ModelSettings,
     /// Retries of transient callback failures.
     pub callback_retry: RetryPolicy,
     /// Least time between two progress callbacks.
@@ -39,6 +56,9 @@ pub struct WorkerConfig {
     /// The all-MiniLM-L6-v2 model directory for the semantic prompt check
     /// (`None`: the check is skipped, with a warning at start-up).
     pub embedding_model: Option<std::path::PathBuf>,
+    /// The frame policy directory (`None`: frame checks are off, with a
+    /// warning at start-up). See [`crate::safety`].
+    pub frame_policy: Option<std::path::PathBuf>,
     /// Signs the C2PA manifest embedded in every MP4. `None` uploads media
     /// unsigned (with a warning per job): only code-built test
     /// configurations choose that; [`WorkerConfig::from_env`] requires a key.
@@ -55,9 +75,11 @@ impl std::fmt::Debug for WorkerConfig {
             .field("lease_ms", &self.lease_ms)
             .field("worker_id", &self.worker_id)
             .field("model", &self.model)
+            .field("models", &self.models)
             .field("callback_retry", &self.callback_retry)
             .field("progress_interval", &self.progress_interval)
             .field("embedding_model", &self.embedding_model)
+            .field("frame_policy", &self.frame_policy)
             .field("c2pa", &self.c2pa)
             .finish_non_exhaustive()
     }
@@ -89,6 +111,9 @@ pub enum ConfigError {
     /// The configured embedding model could not be loaded.
     #[error(transparent)]
     Semantic(#[from] crate::semantic::SemanticError),
+    /// The configured frame policy could not be loaded.
+    #[error(transparent)]
+    FramePolicy(#[from] crate::safety::FrameSafetyError),
     /// The C2PA signing key or certificate chain is unusable.
     #[error(transparent)]
     Provenance(#[from] crate::provenance::ProvenanceError),
@@ -106,9 +131,11 @@ impl WorkerConfig {
             lease_ms: DEFAULT_LEASE_MS,
             worker_id: format!("worker-{}", crate::random_hex(4)),
             model: crate::backends::local::LocalModel::NAME.to_owned(),
+            models: ModelSettings::default(),
             callback_retry: RetryPolicy::default(),
             progress_interval: Duration::from_millis(DEFAULT_PROGRESS_INTERVAL_MS),
             embedding_model: None,
+            frame_policy: None,
             c2pa: None,
         }
     }
@@ -117,7 +144,8 @@ impl WorkerConfig {
     /// (required; the key at least 32 bytes) and the optional
     /// `DREAMREEL_MAX_ATTEMPTS`, `DREAMREEL_LEASE_MS`, `DREAMREEL_WORKER_ID`
     /// (default: Lambda's log stream name, else random), `DREAMREEL_MODEL`,
-    /// `DREAMREEL_PROGRESS_INTERVAL_MS`, `DREAMREEL_EMBEDDING_MODEL` (a directory).
+    /// `DREAMREEL_PROGRESS_INTERVAL_MS`, `DREAMREEL_EMBEDDING_MODEL` (a directory),
+    /// `DREAMREEL_FRAME_POLICY` (a frame policy directory).
     /// A worker must not publish unsigned media, so `DREAMREEL_C2PA_SIGN_KEY`
     /// (PKCS#8 PEM) and `DREAMREEL_C2PA_SIGN_CERT` (PEM chain, the signing
     /// certificate first), each PEM text or a file path, are required; `DREAMREEL_C2PA_SIGN_ALG` is
@@ -171,6 +199,17 @@ impl WorkerConfig {
             config.model = model;
         }
         config.embedding_model = get("DREAMREEL_EMBEDDING_MODEL").map(Into::into);
+        config.frame_policy = get("DREAMREEL_FRAME_POLICY").map(Into::into);
+        config.models.openai = openai_settings(&get)?;
+        config.models.ltx_dir = get(MODEL_DIR_VAR).map(Into::into);
+        if config.model == crate::backends::ltx::LtxModel::NAME && config.models.ltx_dir.is_none() {
+            return Err(ConfigError::Missing(MODEL_DIR_VAR));
+        }
+        if config.model == crate::backends::openai::OpenAiModel::NAME
+            && config.models.openai.is_none()
+        {
+            return Err(ConfigError::Missing(OPENAI_API_KEY_VAR));
+        }
         config.c2pa = Some(c2pa_signer(&get)?);
         Ok(config)
     }
@@ -190,6 +229,38 @@ fn c2pa_signer(
         .unwrap_or_default();
     let credentials = SigningCredentials::from_settings(&key, &chain, alg)?;
     Ok(ManifestSigner::new(&credentials)?)
+}
+
+/// The OpenAI group: `DREAMREEL_OPENAI_API_KEY` turns it on; `_BASE_URL`,
+/// `_MODEL`, `_ORGANIZATION`, `_PROJECT`, `_MAX_WAIT_S` and `_POLL_MS` tune it.
+fn openai_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<crate::backends::openai::OpenAiSettings>, ConfigError> {
+    let Some(key) = get(OPENAI_API_KEY_VAR) else {
+        return Ok(None);
+    };
+    let mut s = crate::backends::openai::OpenAiSettings::new(key.trim());
+    if let Some(url) = get("DREAMREEL_OPENAI_BASE_URL") {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "DREAMREEL_OPENAI_BASE_URL",
+                detail: "must be an http(s) URL".into(),
+            });
+        }
+        s.base_url = url;
+    }
+    if let Some(model) = get("DREAMREEL_OPENAI_MODEL") {
+        s.model = model;
+    }
+    s.organization = get("DREAMREEL_OPENAI_ORGANIZATION");
+    s.project = get("DREAMREEL_OPENAI_PROJECT");
+    if let Some(secs) = number(get, "DREAMREEL_OPENAI_MAX_WAIT_S")? {
+        s.max_wait = Duration::from_secs(secs);
+    }
+    if let Some(ms) = number(get, "DREAMREEL_OPENAI_POLL_MS")? {
+        s.poll_interval = Duration::from_millis(ms.max(100));
+    }
+    Ok(Some(s))
 }
 
 fn number(
@@ -260,6 +331,66 @@ mod tests {
         vars.push(("DREAMREEL_EMBEDDING_MODEL", "/models/minilm"));
         let c = WorkerConfig::from_lookup(lookup(&vars)).unwrap();
         assert_eq!(c.embedding_model, Some("/models/minilm".into()));
+    }
+
+    #[test]
+    fn the_ltx_backend_needs_its_model_dir() {
+        let (_dir, sign_key, sign_cert) = c2pa_files();
+        let mut vars = vec![
+            ("DREAMREEL_BUCKET", "media"),
+            ("DREAMREEL_EDGE_URL", "http://e"),
+            ("DREAMREEL_CALLBACK_KEY", KEY),
+            ("DREAMREEL_C2PA_SIGN_KEY", sign_key.as_str()),
+            ("DREAMREEL_C2PA_SIGN_CERT", sign_cert.as_str()),
+            ("DREAMREEL_MODEL", "ltx"),
+        ];
+        assert!(matches!(
+            WorkerConfig::from_lookup(lookup(&vars)),
+            Err(ConfigError::Missing(MODEL_DIR_VAR))
+        ));
+        vars.push((MODEL_DIR_VAR, "/models/ltx"));
+        let c = WorkerConfig::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(c.models.ltx_dir, Some("/models/ltx".into()));
+    }
+
+    #[test]
+    fn the_openai_backend_needs_its_key_and_never_shows_it() {
+        let (_dir, sign_key, sign_cert) = c2pa_files();
+        let mut vars = vec![
+            ("DREAMREEL_BUCKET", "media"),
+            ("DREAMREEL_EDGE_URL", "http://e"),
+            ("DREAMREEL_CALLBACK_KEY", KEY),
+            ("DREAMREEL_C2PA_SIGN_KEY", sign_key.as_str()),
+            ("DREAMREEL_C2PA_SIGN_CERT", sign_cert.as_str()),
+            ("DREAMREEL_MODEL", "openai"),
+        ];
+        assert!(matches!(
+            WorkerConfig::from_lookup(lookup(&vars)),
+            Err(ConfigError::Missing(OPENAI_API_KEY_VAR))
+        ));
+        vars.push((OPENAI_API_KEY_VAR, "sk-proj-secret-value"));
+        let c = WorkerConfig::from_lookup(lookup(&vars)).unwrap();
+        let openai = c.models.openai.as_ref().unwrap();
+        assert_eq!(
+            (openai.base_url.as_str(), openai.model.as_str()),
+            ("https://api.openai.com/v1", "sora-2")
+        );
+        assert!(!format!("{c:?}").contains("sk-proj-secret-value"));
+        vars.extend([
+            ("DREAMREEL_OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
+            ("DREAMREEL_OPENAI_MODEL", "sora-2-pro"),
+            ("DREAMREEL_OPENAI_MAX_WAIT_S", "60"),
+        ]);
+        let c = WorkerConfig::from_lookup(lookup(&vars)).unwrap();
+        let openai = c.models.openai.unwrap();
+        assert_eq!(openai.model, "sora-2-pro");
+        assert_eq!(openai.max_wait, Duration::from_secs(60));
+        vars.push(("DREAMREEL_OPENAI_BASE_URL", "ftp://x"));
+        let vars: Vec<_> = vars
+            .into_iter()
+            .filter(|(k, v)| *k != "DREAMREEL_OPENAI_BASE_URL" || *v == "ftp://x")
+            .collect();
+        assert!(WorkerConfig::from_lookup(lookup(&vars)).is_err());
     }
 
     #[test]

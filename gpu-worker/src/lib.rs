@@ -29,6 +29,7 @@ pub mod progress;
 pub mod provenance;
 pub mod queue;
 pub mod render;
+pub mod safety;
 pub mod semantic;
 pub mod spec;
 pub mod storage;

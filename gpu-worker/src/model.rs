@@ -117,6 +117,28 @@ pub enum ModelError {
     /// The backend itself failed (device, weights, runtime).
     #[error("model backend failed: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A remote model failed in a way a later attempt may not: an outage,
+    /// a rate limit, a timeout, a dropped connection.
+    #[error("model service unavailable: {0}")]
+    Transient(String),
+    /// The model refused the job and will refuse it again: a bad request,
+    /// bad credentials, a content-policy refusal.
+    #[error("model refused the job: {0}")]
+    Rejected(String),
+    /// The model's service refused the prompt on content grounds (its own
+    /// moderation): the same prompt is refused again.
+    #[error("the video service refused the prompt: {0}")]
+    ContentRefused(String),
+}
+
+impl ModelError {
+    /// False when another attempt at the same spec cannot succeed.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(
+            self,
+            ModelError::Rejected(_) | ModelError::ContentRefused(_)
+        )
+    }
 }
 
 #[cfg(test)]

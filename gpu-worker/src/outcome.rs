@@ -13,6 +13,10 @@ pub mod fail_code {
     pub const GENERATION_FAILED: &str = "generation_failed";
     /// The semantic prompt check refused the prompt (the edge ends the draft `refused`).
     pub const CONTENT_BLOCKED_SEMANTIC: &str = "content_blocked_semantic";
+    /// The frame policy refused the rendered clip (the reason starts with its category).
+    pub const CONTENT_BLOCKED_FRAMES: &str = "content_blocked_frames";
+    /// A remote model's service refused the prompt (its moderation), not our checks.
+    pub const CONTENT_BLOCKED_PROVIDER: &str = "content_blocked_provider";
 }
 
 /// How a job ended (for this delivery). Nothing here wants a redelivery.

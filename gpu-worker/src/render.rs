@@ -9,6 +9,7 @@ use crate::frame::YuvFrame;
 use crate::media::{self, EncodedFrame, H264Encoder, MediaError};
 use crate::model::{FrameSink, JobControl, ModelError, Progress, Stage, VideoModel};
 use crate::provenance::Watermark;
+use crate::safety::{FrameSampler, SamplingSink};
 use crate::spec::{GenerationSpec, SpecError};
 
 // JPEG quality for thumbnails: small files, no visible blocking at half size.
@@ -77,6 +78,18 @@ pub fn render_clip(
     progress: &(dyn Fn(Progress) + Sync),
     cancel: &AtomicBool,
 ) -> Result<RenderedClip, RenderError> {
+    render_sampled(model, spec, progress, cancel, None)
+}
+
+/// [`render_clip`], also handing every frame the model made to `sampler`
+/// (the frame checks' copies; see [`crate::safety`]).
+pub fn render_sampled(
+    model: &dyn VideoModel,
+    spec: &GenerationSpec,
+    progress: &(dyn Fn(Progress) + Sync),
+    cancel: &AtomicBool,
+    sampler: Option<&mut FrameSampler>,
+) -> Result<RenderedClip, RenderError> {
     spec.validate()?;
     let control = JobControl::new(cancel, progress);
     let total = spec.frame_count();
@@ -95,7 +108,10 @@ pub fn render_clip(
     };
 
     let started = Instant::now();
-    let generated = model.generate(spec, &mut sink, &control);
+    let generated = match sampler {
+        Some(sampler) => model.generate(spec, &mut SamplingSink::new(&mut sink, sampler), &control),
+        None => model.generate(spec, &mut sink, &control),
+    };
     let mut timings = StageTimings {
         generate: started.elapsed().saturating_sub(sink.encode_time),
         video_encode: sink.encode_time,

@@ -67,6 +67,9 @@ pub fn start(
         .embedding_model
         .clone()
         .or_else(|| std::env::var_os("DREAMREEL_EMBEDDING_MODEL").map(std::path::PathBuf::from));
+    // Frame checks run when a policy directory is named (docs/SAFETY.md,
+    // "Frame checks"): off by default, so the stack starts without one.
+    settings.frame_policy = std::env::var_os("DREAMREEL_FRAME_POLICY").map(Into::into);
     // Local videos are signed too, with a development chain made once here.
     settings.c2pa = Some(
         dreamreel_worker::provenance::development_signer(&config.data_dir.join("c2pa"))

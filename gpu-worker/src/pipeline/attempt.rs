@@ -13,9 +13,10 @@ use tokio::sync::watch;
 use super::Worker;
 use crate::callback::{CallbackStage, Completion, Decision, EdgeClient};
 use crate::log::JobLog;
-use crate::model::Progress;
+use crate::model::{ModelError, Progress};
 use crate::progress::{ProgressMap, UPLOAD_START};
-use crate::render::{RenderError, RenderedClip, render_clip};
+use crate::render::{RenderError, RenderedClip, render_sampled};
+use crate::safety::FrameSampler;
 use crate::spec::{Aspect, GenerationSpec};
 use crate::storage::{MAX_SPEC_BYTES, StorageError};
 
@@ -29,6 +30,10 @@ pub(super) enum Stop {
     Refused(String),
     /// The semantic check refused the prompt (the reason names the category).
     Blocked(String),
+    /// The frame policy refused the rendered clip (the reason starts with the category).
+    FramesBlocked(String),
+    /// A remote model's service refused the prompt on content grounds.
+    ProviderBlocked(String),
     /// Someone else holds the lease now.
     LeaseLost,
 }
@@ -74,7 +79,7 @@ impl Worker {
         }
 
         let started = Instant::now();
-        let clip = self.render(attempt, generation).await?;
+        let (clip, samples) = self.render(attempt, generation.clone()).await?;
         attempt.log.info(
             "clip rendered",
             json!({
@@ -85,6 +90,8 @@ impl Worker {
                 "video_encode_ms": clip.timings.video_encode.as_millis() as u64,
             }),
         );
+        // Frame checks: a refused clip never leaves the worker.
+        self.check_frames(attempt, generation, samples).await?;
         // Provenance: the signed C2PA manifest goes in before anything leaves.
         let job = crate::provenance::JobAssertion {
             job_id: job_id.to_owned(),
@@ -182,6 +189,50 @@ impl Worker {
         }
     }
 
+    /// Runs the frame policy on the clip's samples, on the blocking pool.
+    /// Any failure to check is a retry: nothing is uploaded unchecked.
+    async fn check_frames(
+        &self,
+        attempt: &Attempt<'_>,
+        spec: GenerationSpec,
+        samples: Option<FrameSampler>,
+    ) -> Result<(), Stop> {
+        let (Some(policy), Some(samples)) = (self.frames.clone(), samples) else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let verdict = tokio::task::spawn_blocking(move || policy.check(&spec, &samples))
+            .await
+            .map_err(|e| Stop::Retry(format!("the frame check died: {e}")))?
+            .map_err(|e| Stop::Retry(e.to_string()))?;
+        let scores: serde_json::Map<String, Value> = verdict
+            .scores
+            .iter()
+            .map(|(name, value)| (name.clone(), json!(value)))
+            .collect();
+        let fields = json!({
+            "check_ms": started.elapsed().as_millis() as u64,
+            "fuel": verdict.fuel_used,
+            "scores": scores,
+        });
+        match verdict.blocked {
+            None => {
+                attempt.log.info("clip passed the frame checks", fields);
+                Ok(())
+            }
+            Some(blocked) => {
+                attempt.log.info(
+                    "clip refused by the frame checks",
+                    json!({"category": blocked.category, "reason": blocked.reason, "check": fields}),
+                );
+                Err(Stop::FramesBlocked(format!(
+                    "category {}: {}",
+                    blocked.category, blocked.reason
+                )))
+            }
+        }
+    }
+
     /// Reads and checks `jobs/{id}.json`.
     async fn fetch_spec(&self, job_id: &str) -> Result<JobSpec, Stop> {
         let key = job_key(job_id);
@@ -226,7 +277,7 @@ impl Worker {
         &self,
         attempt: &Attempt<'_>,
         spec: GenerationSpec,
-    ) -> Result<RenderedClip, Stop> {
+    ) -> Result<(RenderedClip, Option<FrameSampler>), Stop> {
         let cancel = Arc::new(AtomicBool::new(false));
         let refused = Arc::new(Mutex::new(None::<String>));
         let (tx, rx) = watch::channel(None);
@@ -241,13 +292,15 @@ impl Worker {
         ));
         let mut render = tokio::task::spawn_blocking({
             let (model, cancel) = (self.model.clone(), cancel.clone());
+            let mut sampler = self.frames.as_ref().map(|policy| policy.sampler(&spec));
             move || {
                 let map = Mutex::new(ProgressMap::new());
                 let report = |p: Progress| {
                     let value = map.lock().unwrap_or_else(|e| e.into_inner()).update(p);
                     tx.send_replace(Some(value));
                 };
-                render_clip(&*model, &spec, &report, &cancel)
+                render_sampled(&*model, &spec, &report, &cancel, sampler.as_mut())
+                    .map(|clip| (clip, sampler))
             }
         });
 
@@ -280,12 +333,8 @@ impl Worker {
             return Err(Stop::Refused(reason));
         }
         match joined {
-            Ok(Ok(clip)) => Ok(clip),
-            Ok(Err(RenderError::InvalidSpec(e))) => Err(Stop::Invalid {
-                reason: e.to_string(),
-                report: true,
-            }),
-            Ok(Err(e)) => Err(Stop::Retry(e.to_string())),
+            Ok(Ok(rendered)) => Ok(rendered),
+            Ok(Err(e)) => Err(render_stop(e)),
             Err(e) => Err(Stop::Retry(format!("the render task died: {e}"))),
         }
     }
@@ -332,6 +381,23 @@ impl Worker {
             bytes,
             prompt_embedding: None,
         })
+    }
+}
+
+/// What a failed render means for the job: a refused spec or a model that
+/// will refuse again ends it; anything else is worth another attempt.
+fn render_stop(e: RenderError) -> Stop {
+    match e {
+        RenderError::InvalidSpec(_) => Stop::Invalid {
+            reason: e.to_string(),
+            report: true,
+        },
+        RenderError::Model(ModelError::ContentRefused(reason)) => Stop::ProviderBlocked(reason),
+        RenderError::Model(ref model) if !model.is_retryable() => Stop::Invalid {
+            reason: e.to_string(),
+            report: true,
+        },
+        e => Stop::Retry(e.to_string()),
     }
 }
 
@@ -402,6 +468,33 @@ async fn progress_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn model_errors_map_to_retry_or_invalid() {
+        use crate::model::ModelError;
+        let stop = |e: ModelError| render_stop(RenderError::Model(e));
+        assert!(matches!(
+            stop(ModelError::Rejected("invalid_value".into())),
+            Stop::Invalid { report: true, .. }
+        ));
+        assert!(matches!(
+            stop(ModelError::ContentRefused("moderation_blocked".into())),
+            Stop::ProviderBlocked(reason) if reason == "moderation_blocked"
+        ));
+        for retryable in [
+            ModelError::Transient("429".into()),
+            ModelError::Backend("gpu".into()),
+            ModelError::InvalidOutput("truncated mp4".into()),
+        ] {
+            assert!(matches!(stop(retryable), Stop::Retry(_)));
+        }
+        assert!(matches!(
+            render_stop(RenderError::InvalidSpec(
+                crate::spec::SpecError::EmptyPrompt
+            )),
+            Stop::Invalid { report: true, .. }
+        ));
+    }
 
     #[test]
     fn job_specs_map_to_generation_specs() {

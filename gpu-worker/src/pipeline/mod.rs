@@ -40,6 +40,7 @@ pub struct Worker {
     model: Arc<dyn VideoModel>,
     edge: EdgeClient,
     semantic: Option<Arc<SemanticCheck>>,
+    frames: Option<Arc<crate::safety::FramePolicy>>,
 }
 
 impl Worker {
@@ -73,6 +74,18 @@ impl Worker {
                 None
             }
         };
+        let frames = match &config.frame_policy {
+            // Compiled once per process; a broken directory stops the worker here.
+            Some(dir) => Some(crate::safety::FramePolicy::shared(dir)?),
+            None => {
+                worker_event(
+                    "warn",
+                    "no frame policy configured (DREAMREEL_FRAME_POLICY): frame checks are off",
+                    json!({}),
+                );
+                None
+            }
+        };
         Ok(Worker {
             config: Arc::new(config),
             ledger,
@@ -80,6 +93,7 @@ impl Worker {
             model,
             edge,
             semantic,
+            frames,
         })
     }
 
@@ -89,8 +103,7 @@ impl Worker {
         ledger: Arc<dyn JobLedger>,
         storage: Arc<dyn ObjectStorage>,
     ) -> Result<Self, ConfigError> {
-        let model = crate::backends::by_name(&config.model)
-            .ok_or_else(|| ConfigError::UnknownModel(config.model.clone()))?;
+        let model = crate::backends::build(&config.model, &config.models)?;
         Self::new(config, ledger, storage, Arc::from(model))
     }
 
@@ -260,6 +273,26 @@ impl Worker {
                 )
                 .await
             }
+            Stop::FramesBlocked(reason) => {
+                self.give_up(
+                    &attempt,
+                    number,
+                    fail_code::CONTENT_BLOCKED_FRAMES,
+                    reason,
+                    true,
+                )
+                .await
+            }
+            Stop::ProviderBlocked(reason) => {
+                self.give_up(
+                    &attempt,
+                    number,
+                    fail_code::CONTENT_BLOCKED_PROVIDER,
+                    reason,
+                    true,
+                )
+                .await
+            }
             Stop::Invalid { reason, report } => {
                 self.give_up(&attempt, number, fail_code::INVALID_SPEC, reason, report)
                     .await
@@ -380,6 +413,8 @@ fn split_code(recorded: String) -> (&'static str, String) {
     for code in [
         fail_code::INVALID_SPEC,
         fail_code::CONTENT_BLOCKED_SEMANTIC,
+        fail_code::CONTENT_BLOCKED_FRAMES,
+        fail_code::CONTENT_BLOCKED_PROVIDER,
         fail_code::GENERATION_FAILED,
     ] {
         if let Some(reason) = recorded

@@ -24,6 +24,14 @@ impl LocalModel {
     pub const NAME: &'static str = "local";
 }
 
+/// The soundtrack the local synthesiser scores `spec` with, for backends
+/// whose output has no usable sound.
+pub(crate) fn soundtrack(spec: &GenerationSpec) -> Soundtrack {
+    let mut music_rng = Rng::from_prompt(&spec.prompt, spec.seed).fork(0x5011d);
+    let mood = Mood::from_prompt(&spec.prompt);
+    music::compose(&mut music_rng, &mood, spec.audio_samples())
+}
+
 impl VideoModel for LocalModel {
     fn name(&self) -> &str {
         Self::NAME
