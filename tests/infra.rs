@@ -148,22 +148,18 @@ fn lambda_package_builds_when_asked() {
     }
     let _one = INFRA.lock().unwrap_or_else(|e| e.into_inner());
     require("cargo-lambda", "pip install cargo-lambda ziglang");
+    // The package script builds the bootstrap and the frame policy, then adds
+    // the model files and ONNX Runtime the worker loads (synth refuses a
+    // package without them).
+    require("objdump", "apt-get install binutils");
     let started = Instant::now();
-    let status = Command::new("cargo")
-        .args([
-            "lambda",
-            "build",
-            "--release",
-            "--bin",
-            "gpu-worker",
-            "-p",
-            "dreamreel-worker",
-        ])
+    let status = Command::new("bash")
+        .arg("infra/scripts/package-worker.sh")
         .current_dir(infra().join(".."))
         .status()
-        .expect("cannot run cargo lambda");
-    assert!(status.success(), "cargo lambda build failed");
-    eprintln!("cargo lambda build took {:.0?}", started.elapsed());
+        .expect("cannot run infra/scripts/package-worker.sh");
+    assert!(status.success(), "package-worker.sh failed");
+    eprintln!("packaging the worker took {:.0?}", started.elapsed());
     let bootstrap = infra().join("../target/lambda/gpu-worker/bootstrap");
     assert!(bootstrap.is_file(), "no {}", bootstrap.display());
     if !infra().join("node_modules/.bin/cdk").exists() {

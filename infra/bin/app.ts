@@ -3,16 +3,16 @@
  * The CDK app: one stack per environment, chosen with `-c env=dev|staging|prod`.
  *
  * Context: `env` (required), `edgeUrl` (overrides the environment's edge URL),
- * `workerAsset` (folder with the Lambda's `bootstrap`, default
- * ../target/lambda/gpu-worker), `gpuImageTag` (default `latest`),
+ * `workerAsset` (the Lambda package: `bootstrap`, models/, lib/; default
+ * ../target/lambda/gpu-worker, built by infra/scripts/package-worker.sh), `gpuImageTag` (default `latest`),
  * `gpuTasks` (GPU worker tasks; 0 until its image is pushed), `alarmEmail`, and `account` / `region` (default: the CLI's).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as cdk from 'aws-cdk-lib';
 
 import { configFor } from '../lib/config';
 import { DreamreelStack } from '../lib/stack';
+import { missingWorkerFiles } from '../lib/worker-asset';
 
 const app = new cdk.App();
 const ctx = (name: string): string | undefined => app.node.tryGetContext(name) || undefined;
@@ -24,11 +24,12 @@ const config = configFor(ctx('env'), {
 });
 const infraRoot = path.resolve(__dirname, '..', '..');
 const workerAssetPath = path.resolve(infraRoot, ctx('workerAsset') ?? '../target/lambda/gpu-worker');
-if (!fs.existsSync(path.join(workerAssetPath, 'bootstrap'))) {
+// A package without its models would deploy a worker that skips the safety checks.
+const missing = missingWorkerFiles(workerAssetPath);
+if (missing.length > 0) {
   throw new Error(
-    `no Lambda bootstrap in ${workerAssetPath}: run ` +
-      '`cargo lambda build --release --bin gpu-worker -p dreamreel-worker` first ' +
-      '(or pass -c workerAsset=DIR)',
+    `the Lambda package in ${workerAssetPath} lacks ${missing.join(', ')}: run ` +
+      '`infra/scripts/package-worker.sh` first (or pass -c workerAsset=DIR)',
   );
 }
 

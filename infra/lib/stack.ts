@@ -23,6 +23,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 import { EnvConfig } from './config';
+import { GPU_IMAGE_ROOT, LAMBDA_ROOT, workerFileEnv } from './worker-asset';
 
 /** Prefixes whose uploads the worker must see: job specs and cameo verification recordings. */
 export const WORKER_PREFIXES = ['jobs/', 'cameo/'] as const;
@@ -35,7 +36,7 @@ export const MAX_RECEIVES = 5;
 export interface DreamreelStackProps extends cdk.StackProps {
   /** dev, staging or prod settings. */
   readonly config: EnvConfig;
-  /** Folder holding the Lambda's `bootstrap` (cargo lambda's output). */
+  /** Folder holding the Lambda's `bootstrap`, models and ONNX Runtime (infra/scripts/package-worker.sh). */
   readonly workerAssetPath: string;
   /** Tag of the GPU worker image in the stack's ECR repository. */
   readonly gpuImageTag: string;
@@ -255,6 +256,8 @@ export class DreamreelStack extends cdk.Stack {
       reservedConcurrentExecutions: config.workerConcurrency,
       environment: {
         ...workerEnv,
+        // The semantic check's model, the frame policy and ONNX Runtime ship in the package.
+        ...workerFileEnv(LAMBDA_ROOT),
         // A CloudFormation dynamic reference: resolved at deploy, not stored in the template.
         DREAMREEL_CALLBACK_KEY: callbackKey.secretValue.unsafeUnwrap(),
         // PEM text, not paths (the worker takes either); Lambda's 4 KB
@@ -472,6 +475,8 @@ export class DreamreelStack extends cdk.Stack {
       gpuCount: 1,
       environment: {
         ...workerEnv,
+        // The image holds the Lambda package's models/ and lib/ under GPU_IMAGE_ROOT (docs/DEPLOY.md).
+        ...workerFileEnv(GPU_IMAGE_ROOT),
         DREAMREEL_QUEUE_URL: queue.queueUrl,
         DREAMREEL_MODEL: 'local',
       },

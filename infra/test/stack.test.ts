@@ -1,5 +1,7 @@
 /** Properties of the synthesised template that production relies on. */
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import * as cdk from 'aws-cdk-lib';
@@ -7,6 +9,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 
 import { CONFIGS, configFor, ENVIRONMENTS, EnvName } from '../lib/config';
 import { DreamreelStack, MAX_ATTEMPTS, MAX_RECEIVES } from '../lib/stack';
+import { missingWorkerFiles, REQUIRED_FILES } from '../lib/worker-asset';
 
 // A stand-in `bootstrap`: synth only hashes the folder; the real one is cargo lambda's output.
 const PLACEHOLDER = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'lambda-placeholder');
@@ -264,6 +267,33 @@ describe('worker', () => {
     assert.match(JSON.stringify(env.DREAMREEL_C2PA_SIGN_KEY), /resolve:secretsmanager.*:key::/);
     assert.match(JSON.stringify(env.DREAMREEL_C2PA_SIGN_CERT), /resolve:secretsmanager.*:cert::/);
     assert.ok(props.KmsKeyArn, 'environment encrypted with the data key');
+  });
+
+  it('finds its models and ONNX Runtime in the package, the GPU task in its image', () => {
+    const fn = logicalId(prod.resources, 'AWS::Lambda::Function', 'Worker');
+    const env = prod.resources[fn].Properties.Environment.Variables;
+    // Unset, the worker would run without the semantic check and the frame checks.
+    assert.equal(env.DREAMREEL_EMBEDDING_MODEL, '/var/task/models/minilm');
+    assert.equal(env.DREAMREEL_FRAME_POLICY, '/var/task/models/frame-policy');
+    assert.equal(env.DREAMREEL_ONNXRUNTIME, '/var/task/lib/libonnxruntime.so');
+    const [, task] = ofType(prod.resources, 'AWS::ECS::TaskDefinition')[0];
+    const vars = Object.fromEntries(
+      task.Properties.ContainerDefinitions[0].Environment.map((v: any) => [v.Name, v.Value]),
+    );
+    assert.equal(vars.DREAMREEL_EMBEDDING_MODEL, '/opt/dreamreel/models/minilm');
+    assert.equal(vars.DREAMREEL_FRAME_POLICY, '/opt/dreamreel/models/frame-policy');
+    assert.equal(vars.DREAMREEL_ONNXRUNTIME, '/opt/dreamreel/lib/libonnxruntime.so');
+  });
+
+  it('synth refuses a package without its models or ONNX Runtime', () => {
+    assert.deepEqual(missingWorkerFiles(PLACEHOLDER), []);
+    const bare = fs.mkdtempSync(path.join(os.tmpdir(), 'worker-asset-'));
+    try {
+      fs.writeFileSync(path.join(bare, 'bootstrap'), '');
+      assert.deepEqual(missingWorkerFiles(bare), REQUIRED_FILES.filter((f) => f !== 'bootstrap'));
+    } finally {
+      fs.rmSync(bare, { recursive: true });
+    }
   });
 
   it('alarms on queue age, dead letters and worker error rate', () => {
