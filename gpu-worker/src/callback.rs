@@ -13,10 +13,6 @@ use bytes::Bytes;
 use dreamreel_core::jobs::{CallbackAuth, WireEmbedding};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use thiserror::Error;
@@ -152,7 +148,7 @@ pub struct EdgeClient {
     /// Path prefix of the edge URL without a trailing `/` (usually empty).
     prefix: String,
     key: Arc<[u8]>,
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: crate::util::HttpClient,
     retry: RetryPolicy,
 }
 
@@ -185,30 +181,12 @@ impl EdgeClient {
         if !matches!(scheme, "http" | "https") || uri.query().is_some() {
             return Err(invalid());
         }
-        // Trust the system's roots for https; a plain-http edge (the local
-        // stack) needs none, so a host without CA certificates still works.
-        let roots = if scheme == "https" {
-            native_roots()
-        } else {
-            rustls::RootCertStore::empty()
-        };
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|_| invalid())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let http = crate::util::http_client(scheme == "https").map_err(|_| invalid())?;
         Ok(EdgeClient {
             origin: format!("{scheme}://{authority}"),
             prefix: uri.path().trim_end_matches('/').to_owned(),
             key: Arc::from(key),
-            http: Client::builder(TokioExecutor::new()).build(connector),
+            http,
             retry,
         })
     }
@@ -426,15 +404,6 @@ fn decision(
 fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     text.chars().take(200).collect()
-}
-
-fn native_roots() -> rustls::RootCertStore {
-    let mut roots = rustls::RootCertStore::empty();
-    // Unreadable certificates are skipped: one bad file must not stop the
-    // worker, and a missing trust store surfaces as a TLS error per call.
-    let found = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(found.certs);
-    roots
 }
 
 #[cfg(test)]

@@ -1,6 +1,41 @@
-//! Clock and randomness for the job shell.
+//! Clock, randomness and the HTTP client for the job shell.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// An HTTP/1 client for http:// and https:// URLs.
+pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A client trusting the system's roots when `https`; a plain-http peer (the
+/// local stack, a test server) needs none, so a host without CA
+/// certificates still works. TLS is rustls on ring, as the AWS SDKs use here.
+pub(crate) fn http_client(https: bool) -> Result<HttpClient, rustls::Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    if https {
+        // Unreadable certificates are skipped: one bad file must not stop the
+        // worker, and a missing trust store surfaces as a TLS error per call.
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
+}
 
 /// Unix time in milliseconds (0 if the clock is before 1970).
 pub fn now_ms() -> u64 {

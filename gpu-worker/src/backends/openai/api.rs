@@ -4,16 +4,11 @@
 //! [`ModelError::Rejected`] (will never work), or
 //! [`ModelError::ContentRefused`] (the provider's moderation said no).
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 
 use super::settings::{OpenAiSettings, provider_seconds, provider_size};
@@ -82,7 +77,7 @@ pub struct Api<'a> {
     settings: &'a OpenAiSettings,
     control: &'a JobControl<'a>,
     base: String,
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: crate::util::HttpClient,
 }
 
 impl<'a> Api<'a> {
@@ -98,27 +93,12 @@ impl<'a> Api<'a> {
                 "the API base URL {base:?} is not http(s)"
             )));
         }
-        let mut roots = rustls::RootCertStore::empty();
-        if https {
-            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ModelError::Backend(e.into()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let http = crate::util::http_client(https).map_err(|e| ModelError::Backend(e.into()))?;
         Ok(Api {
             settings,
             control,
             base,
-            http: Client::builder(TokioExecutor::new()).build(connector),
+            http,
         })
     }
 
