@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dreamreel_core::jobs::{CallbackAuth, media_keys};
-use dreamreel_core::studio::{DraftMedia, Video};
 use dreamreel_core::testing::block_on;
 use dreamreel_core::{Store, ids, keys, social};
+use dreamreel_e2e::seed::published_video;
 use dreamreel_e2e::{Reply, TestApp};
 use dreamreel_local::kv::{Faults, LabelledStore, SqliteKv};
 use dreamreel_local::objects::{ObjectStore, ObjectStoreConfig, serve};
@@ -71,29 +71,7 @@ impl Rig {
         let mut random = [0xA5u8; 10];
         random[6..].copy_from_slice(&N.fetch_add(1, Ordering::SeqCst).to_be_bytes());
         let id = ids::ulid_from_parts(now_ms(), random);
-        let media = DraftMedia {
-            video_key: format!("media/{id}/video.mp4"),
-            thumbnail_key: format!("media/{id}/thumb.jpg"),
-            duration_ms: 1000,
-            width: 360,
-            height: 640,
-            bytes: 1,
-        };
-        let video = Video {
-            id: id.clone(),
-            owner: owner.to_owned(),
-            owner_handle: "maker".into(),
-            caption: String::new(),
-            prompt: "seeded for faults".into(),
-            aspect: "9:16".into(),
-            seed: 1,
-            media,
-            remix_of: None,
-            cameos: vec![],
-            generated_at_ms: now_ms(),
-            published_at_ms: now_ms(),
-            removed: None,
-        };
+        let video = published_video(&id, owner, "maker", "seeded for faults", now_ms());
         let bytes = serde_json::to_vec(&video).unwrap();
         block_on(self.store().set(&keys::video(&id), &bytes)).unwrap();
         id

@@ -6,10 +6,11 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use dreamreel_core::studio::{DraftMedia, Removal, Video};
+use dreamreel_core::studio::{Removal, Video};
 use dreamreel_core::testing::block_on;
 use dreamreel_core::{Store, feed, graph, ids, keys};
 use dreamreel_e2e::TestApp;
+use dreamreel_e2e::seed::{media, published_video};
 use dreamreel_local::admin::SystemEnv;
 use dreamreel_local::kv::{LabelledStore, SqliteKv};
 use serde_json::{Value, json};
@@ -37,26 +38,8 @@ impl Native {
         random[6..].copy_from_slice(&n.to_be_bytes());
         let id = ids::ulid_from_parts(now, random);
         let video = Video {
-            id: id.clone(),
-            owner: owner.to_owned(),
-            owner_handle: handle.to_owned(),
-            caption: String::new(),
-            prompt: prompt.to_owned(),
-            aspect: "9:16".into(),
-            seed: 1,
-            media: DraftMedia {
-                video_key: format!("media/{id}/video.mp4"),
-                thumbnail_key: format!("media/{id}/thumb.jpg"),
-                duration_ms: 4000,
-                width: 720,
-                height: 1280,
-                bytes: 1000,
-            },
-            remix_of: None,
-            cameos: vec![],
-            generated_at_ms: now,
-            published_at_ms: now,
-            removed: None,
+            media: media(&id, 4000, (720, 1280), 1000),
+            ..published_video(&id, owner, handle, prompt, now)
         };
         let store = self.store();
         block_on(store.set(&keys::video(&id), &serde_json::to_vec(&video).unwrap())).unwrap();

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use dreamreel_core::studio::{DraftMedia, Video};
 use dreamreel_core::{ids, keys};
 use dreamreel_e2e::TestApp;
 use dreamreel_e2e::http::Reply;
+use dreamreel_e2e::seed::published_video;
 use dreamreel_local::kv::SqliteKv;
 use serde_json::json;
 
@@ -125,28 +125,13 @@ fn seed_video(app: &TestApp, token: &str) -> String {
     let me = app.api("GET", "/v1/me", Some(token), None).json();
     let now = 1_700_000_000_000;
     let id = ids::ulid_from_parts(now, [7; 10]);
-    let video = Video {
-        id: id.clone(),
-        owner: me["id"].as_str().unwrap().to_owned(),
-        owner_handle: me["handle"].as_str().unwrap().to_owned(),
-        caption: String::new(),
-        prompt: "seeded".into(),
-        aspect: "9:16".into(),
-        seed: 1,
-        media: DraftMedia {
-            video_key: format!("media/{id}/video.mp4"),
-            thumbnail_key: format!("media/{id}/thumb.jpg"),
-            duration_ms: 1000,
-            width: 360,
-            height: 640,
-            bytes: 1,
-        },
-        remix_of: None,
-        cameos: vec![],
-        generated_at_ms: now,
-        published_at_ms: now,
-        removed: None,
-    };
+    let video = published_video(
+        &id,
+        me["id"].as_str().unwrap(),
+        me["handle"].as_str().unwrap(),
+        "seeded",
+        now,
+    );
     let kv = SqliteKv::open(&app.config.kv_path()).expect("kv opens");
     kv.set(
         "default",

@@ -6,12 +6,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use dreamreel_core::studio::{DraftMedia, Removal, Video};
+use dreamreel_core::studio::{Removal, Video};
 use dreamreel_core::testing::block_on;
 use dreamreel_core::{Store, ids, keys, social};
 use dreamreel_e2e::TestApp;
 use dreamreel_e2e::http::{Conn, Reply};
 use dreamreel_e2e::openapi::assert_conforms;
+use dreamreel_e2e::seed::published_video;
 use dreamreel_local::kv::{LabelledStore, SqliteKv};
 use serde_json::{Value, json};
 
@@ -71,28 +72,7 @@ impl Native {
         let mut random = [0x5Au8; 10];
         random[6..].copy_from_slice(&n.to_be_bytes());
         let id = ids::ulid_from_parts(now_ms(), random);
-        let video = Video {
-            id: id.clone(),
-            owner: owner.to_owned(),
-            owner_handle: handle.to_owned(),
-            caption: String::new(),
-            prompt: "seeded".into(),
-            aspect: "9:16".into(),
-            seed: 1,
-            media: DraftMedia {
-                video_key: format!("media/{id}/video.mp4"),
-                thumbnail_key: format!("media/{id}/thumb.jpg"),
-                duration_ms: 1000,
-                width: 360,
-                height: 640,
-                bytes: 1,
-            },
-            remix_of: None,
-            cameos: vec![],
-            generated_at_ms: now_ms(),
-            published_at_ms: now_ms(),
-            removed: None,
-        };
+        let video = published_video(&id, owner, handle, "seeded", now_ms());
         let bytes = serde_json::to_vec(&video).unwrap();
         block_on(self.store().set(&keys::video(&id), &bytes)).unwrap();
         id

@@ -13,11 +13,12 @@
 use std::time::{Duration, Instant};
 
 use dreamreel_core::accounts::{self, AccountsConfig, User};
-use dreamreel_core::studio::{DraftMedia, MediaSigner, Video};
+use dreamreel_core::studio::{MediaSigner, Video};
 use dreamreel_core::testing::block_on;
 use dreamreel_core::{ApiError, feed, graph, ids, keys};
 use dreamreel_e2e::TestApp;
 use dreamreel_e2e::http::Conn;
+use dreamreel_e2e::seed::{media, published_video};
 use dreamreel_local::admin::SystemEnv;
 use dreamreel_local::kv::{LabelledStore, SqliteKv};
 use dreamreel_sigv4::{Credentials, Request as SigRequest, Signer};
@@ -87,26 +88,8 @@ fn seed(kv: &SqliteKv) {
             words[(rng.next() % 10) as usize]
         );
         let video = Video {
-            id: id.clone(),
-            owner: creator_id(c),
-            owner_handle: format!("maker{c}"),
-            caption: String::new(),
-            prompt,
-            aspect: "9:16".into(),
-            seed: 1,
-            media: DraftMedia {
-                video_key: format!("media/{id}/video.mp4"),
-                thumbnail_key: format!("media/{id}/thumb.jpg"),
-                duration_ms: 5000,
-                width: 720,
-                height: 1280,
-                bytes: 400_000,
-            },
-            remix_of: None,
-            cameos: vec![],
-            generated_at_ms: at,
-            published_at_ms: at,
-            removed: None,
+            media: media(&id, 5000, (720, 1280), 400_000),
+            ..published_video(&id, &creator_id(c), &format!("maker{c}"), &prompt, at)
         };
         batch.push((keys::video(&id), serde_json::to_vec(&video).unwrap()));
         let imp = rng.next() % 500;

@@ -17,10 +17,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dreamreel_core::studio::{DraftMedia, Video};
 use dreamreel_core::testing::block_on;
 use dreamreel_core::{Store, ids, keys, social};
 use dreamreel_e2e::TestApp;
+use dreamreel_e2e::seed::published_video;
 use dreamreel_local::kv::{LabelledStore, SqliteKv};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -43,28 +43,7 @@ fn seed(store: &LabelledStore<'_>, owner: &str, n: u32) -> String {
     let mut random = [0x42u8; 10];
     random[6..].copy_from_slice(&n.to_be_bytes());
     let id = ids::ulid_from_parts(1_700_000_000_000, random);
-    let video = Video {
-        id: id.clone(),
-        owner: owner.to_owned(),
-        owner_handle: "maker".into(),
-        caption: String::new(),
-        prompt: "bench".into(),
-        aspect: "9:16".into(),
-        seed: 1,
-        media: DraftMedia {
-            video_key: format!("media/{id}/video.mp4"),
-            thumbnail_key: format!("media/{id}/thumb.jpg"),
-            duration_ms: 1000,
-            width: 360,
-            height: 640,
-            bytes: 1,
-        },
-        remix_of: None,
-        cameos: vec![],
-        generated_at_ms: 1,
-        published_at_ms: 1,
-        removed: None,
-    };
+    let video = published_video(&id, owner, "maker", "bench", 1);
     block_on(store.set(&keys::video(&id), &serde_json::to_vec(&video).unwrap())).unwrap();
     id
 }

@@ -12,11 +12,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use dreamreel_core::studio::{DraftMedia, Video};
+use dreamreel_core::studio::Video;
 use dreamreel_core::testing::block_on;
 use dreamreel_core::{feed, ids, social};
 use dreamreel_e2e::TestApp;
 use dreamreel_e2e::http::Conn;
+use dreamreel_e2e::seed::{media, published_video};
 use dreamreel_local::kv::{LabelledStore, SqliteKv};
 use serde_json::{Value, json};
 
@@ -123,26 +124,16 @@ fn seed(kv: &SqliteKv, owners: &[(String, String)]) -> Vec<String> {
             let (owner, handle) = &owners[n as usize % owners.len()];
             let w = |k: u32| words[((n * 7 + k * 3) % words.len() as u32) as usize];
             let video = Video {
-                id: id.clone(),
-                owner: owner.clone(),
-                owner_handle: handle.clone(),
                 caption: format!("{} at {}", w(1), w(2)),
-                prompt: format!("a {} in the {}", w(0), w(3)),
-                aspect: "9:16".into(),
                 seed: u64::from(n),
-                media: DraftMedia {
-                    video_key: format!("media/{id}/video.mp4"),
-                    thumbnail_key: format!("media/{id}/thumb.jpg"),
-                    duration_ms: 6000,
-                    width: 720,
-                    height: 1280,
-                    bytes: 500_000,
-                },
-                remix_of: None,
-                cameos: vec![],
-                generated_at_ms: at,
-                published_at_ms: at,
-                removed: None,
+                media: media(&id, 6000, (720, 1280), 500_000),
+                ..published_video(
+                    &id,
+                    owner,
+                    handle,
+                    &format!("a {} in the {}", w(0), w(3)),
+                    at,
+                )
             };
             let bytes = serde_json::to_vec(&video).unwrap();
             block_on(dreamreel_core::Store::set(

@@ -4,6 +4,7 @@
 pub mod http;
 pub mod native;
 pub mod openapi;
+pub mod seed;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
