@@ -301,6 +301,22 @@ mod tests {
         (dir, key, chain)
     }
 
+    /// Everything a worker needs to start, choosing backend `model`.
+    fn backend_vars<'a>(
+        sign_key: &'a str,
+        sign_cert: &'a str,
+        model: &'a str,
+    ) -> Vec<(&'a str, &'a str)> {
+        vec![
+            ("DREAMREEL_BUCKET", "media"),
+            ("DREAMREEL_EDGE_URL", "http://e"),
+            ("DREAMREEL_CALLBACK_KEY", KEY),
+            ("DREAMREEL_C2PA_SIGN_KEY", sign_key),
+            ("DREAMREEL_C2PA_SIGN_CERT", sign_cert),
+            ("DREAMREEL_MODEL", model),
+        ]
+    }
+
     #[test]
     fn env_config_has_defaults_and_overrides() {
         let (_dir, sign_key, sign_cert) = c2pa_files();
@@ -336,14 +352,7 @@ mod tests {
     #[test]
     fn the_ltx_backend_needs_its_model_dir() {
         let (_dir, sign_key, sign_cert) = c2pa_files();
-        let mut vars = vec![
-            ("DREAMREEL_BUCKET", "media"),
-            ("DREAMREEL_EDGE_URL", "http://e"),
-            ("DREAMREEL_CALLBACK_KEY", KEY),
-            ("DREAMREEL_C2PA_SIGN_KEY", sign_key.as_str()),
-            ("DREAMREEL_C2PA_SIGN_CERT", sign_cert.as_str()),
-            ("DREAMREEL_MODEL", "ltx"),
-        ];
+        let mut vars = backend_vars(&sign_key, &sign_cert, "ltx");
         assert!(matches!(
             WorkerConfig::from_lookup(lookup(&vars)),
             Err(ConfigError::Missing(MODEL_DIR_VAR))
@@ -356,14 +365,7 @@ mod tests {
     #[test]
     fn the_openai_backend_needs_its_key_and_never_shows_it() {
         let (_dir, sign_key, sign_cert) = c2pa_files();
-        let mut vars = vec![
-            ("DREAMREEL_BUCKET", "media"),
-            ("DREAMREEL_EDGE_URL", "http://e"),
-            ("DREAMREEL_CALLBACK_KEY", KEY),
-            ("DREAMREEL_C2PA_SIGN_KEY", sign_key.as_str()),
-            ("DREAMREEL_C2PA_SIGN_CERT", sign_cert.as_str()),
-            ("DREAMREEL_MODEL", "openai"),
-        ];
+        let mut vars = backend_vars(&sign_key, &sign_cert, "openai");
         assert!(matches!(
             WorkerConfig::from_lookup(lookup(&vars)),
             Err(ConfigError::Missing(OPENAI_API_KEY_VAR))

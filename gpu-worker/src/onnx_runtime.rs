@@ -41,16 +41,7 @@ pub fn library_path() -> Option<PathBuf> {
 
 /// `libonnxruntime.so.*` inside the `onnxruntime` package `python3` imports.
 pub fn pip_library() -> Option<PathBuf> {
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))",
-        ])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())?;
-    let capi = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim()).join("capi");
+    let capi = crate::util::python_package_dir("onnxruntime")?.join("capi");
     library_in(&capi)
 }
 

@@ -10,6 +10,21 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+/// The folder of the Python package `module` that `python3` imports, if any
+/// (models and libraries that come from PyPI wheels).
+pub(crate) fn python_package_dir(module: &str) -> Option<std::path::PathBuf> {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            &format!("import {module}, os; print(os.path.dirname({module}.__file__))"),
+        ])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    Some(String::from_utf8(out.stdout).ok()?.trim().into())
+}
+
 /// An HTTP/1 client for http:// and https:// URLs.
 pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 

