@@ -50,6 +50,6 @@ pub use outcome::{JobError, JobOutcome, JobReport, Report, fail_code};
 pub use pipeline::Worker;
 pub use queue::QueueOptions;
 pub use render::{RenderError, RenderedClip, StageTimings, render_clip};
-pub use spec::{Aspect, GenerationSpec, SpecError};
+pub use spec::{Aspect, GenerationSpec, ReferenceImage, SpecError};
 pub use storage::{ObjectStorage, S3Storage, StorageError};
 pub use util::{now_ms, random_hex};

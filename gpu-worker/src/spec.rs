@@ -75,6 +75,24 @@ pub struct GenerationSpec {
     pub fps: u32,
     /// Seed that makes generation repeatable.
     pub seed: u64,
+    /// The picture the clip starts from (a cast member's verified likeness),
+    /// for backends with image conditioning; others go by the prompt alone.
+    #[serde(skip)]
+    pub reference: Option<ReferenceImage>,
+}
+
+/// An RGB picture at the clip's size that conditions the model: a frame of a
+/// cast member's verification recording.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ReferenceImage {
+    /// Handle of the person it shows, for logs and the provider's request.
+    pub handle: String,
+    /// Width in pixels (the spec's width).
+    pub width: u32,
+    /// Height in pixels (the spec's height).
+    pub height: u32,
+    /// Row-major RGB, three bytes per pixel.
+    pub rgb: Vec<u8>,
 }
 
 impl GenerationSpec {
@@ -88,6 +106,7 @@ impl GenerationSpec {
             height,
             fps: DEFAULT_FPS,
             seed,
+            reference: None,
         }
     }
 
