@@ -48,10 +48,33 @@ fn seed(store: &LabelledStore<'_>, owner: &str, n: u32) -> String {
     id
 }
 
+/// One round's figures.
+struct Round {
+    /// Requests answered per second.
+    rate: f64,
+    /// CPU time of the whole process (server, committer and client) per
+    /// request, in µs: unlike the rate, it hardly moves when other work
+    /// shares the machine.
+    cpu_us: f64,
+    /// Requests each member completed.
+    per_member: Vec<usize>,
+}
+
+/// User plus system CPU seconds this process has used (`/proc/self/stat`).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the parenthesised name; utime and stime are the 14th and 15th.
+    let after = &stat[stat.rfind(')').expect("stat has a name") + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    // In clock ticks of USER_HZ, which Linux fixes at 100 for user space.
+    ticks / 100.0
+}
+
 /// Runs the client for `RUN`: connection `c` serves members `c, c +
-/// CONNECTIONS, ...`. Returns requests per second and how many requests each
-/// member completed.
-fn hammer(app: &TestApp, tokens: &[String], next: Next) -> (f64, Vec<usize>) {
+/// CONNECTIONS, ...`.
+fn hammer(app: &TestApp, tokens: &[String], next: Next) -> Round {
+    let cpu_before = cpu_seconds();
     let client = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -79,7 +102,12 @@ fn hammer(app: &TestApp, tokens: &[String], next: Next) -> (f64, Vec<usize>) {
         per_member[member] = steps;
     }
     let total: usize = per_member.iter().sum();
-    (total as f64 / elapsed.as_secs_f64(), per_member)
+    let cpu = cpu_seconds() - cpu_before;
+    Round {
+        rate: total as f64 / elapsed.as_secs_f64(),
+        cpu_us: cpu * 1e6 / total.max(1) as f64,
+        per_member,
+    }
 }
 
 /// One connection until `until`: keeps `DEPTH` requests in flight, writes
@@ -179,24 +207,25 @@ fn main() {
     let kv = SqliteKv::open(&app.config.kv_path()).expect("kv opens");
     let store = LabelledStore::new(&kv, "default");
     let owner = ids::ulid_from_parts(1, [9; 10]);
-    let hot = seed(&store, &owner, 0);
+    let hot_id = seed(&store, &owner, 0);
     let many: Vec<String> = (1..=VIDEOS as u32)
         .map(|n| seed(&store, &owner, n))
         .collect();
 
     // The stack's ceiling on this machine: a route that writes nothing.
-    let (health_rate, _) = hammer(
+    let health = hammer(
         &app,
         &tokens,
         Arc::new(|_, _| ("GET", "/v1/health".to_owned())),
     );
     println!(
-        "baseline:      {health_rate:>8.0} GET /v1/health/s ({CONNECTIONS} connections x {DEPTH} pipelined, one client thread)"
+        "baseline:      {:>8.0} GET /v1/health/s, {:>4.0} µs CPU each ({CONNECTIONS} connections x {DEPTH} pipelined, one client thread)",
+        health.rate, health.cpu_us
     );
 
     // One hot video: like, unlike, like, ... per member; every request a real change.
-    let path = format!("/v1/videos/{hot}/like");
-    let (hot_rate, steps) = hammer(
+    let path = format!("/v1/videos/{hot_id}/like");
+    let hot = hammer(
         &app,
         &tokens,
         Arc::new(move |_, step| {
@@ -204,11 +233,15 @@ fn main() {
             (method, path.clone())
         }),
     );
-    let counts = block_on(social::video_counts(&store, std::slice::from_ref(&hot))).unwrap();
-    let standing = steps.iter().filter(|s| *s % 2 == 1).count() as u64;
-    let total: usize = steps.iter().sum();
+    let counts = block_on(social::video_counts(&store, std::slice::from_ref(&hot_id))).unwrap();
+    let standing = hot.per_member.iter().filter(|s| *s % 2 == 1).count() as u64;
+    let total: usize = hot.per_member.iter().sum();
     println!(
-        "one hot video: {hot_rate:>8.0} like changes/s ({total} in {RUN:?}, {MEMBERS} members); count {} (exact: {standing})",
+        "one hot video: {:>8.0} like changes/s ({:.2}x baseline), {:>4.0} µs CPU each ({:.2}x) ({total} in {RUN:?}, {MEMBERS} members); count {} (exact: {standing})",
+        hot.rate,
+        hot.rate / health.rate,
+        hot.cpu_us,
+        hot.cpu_us / health.cpu_us,
         counts[0].likes
     );
     assert_eq!(counts[0].likes, standing, "the hot video's count is exact");
@@ -218,17 +251,21 @@ fn main() {
         .iter()
         .map(|v| format!("/v1/videos/{v}/like"))
         .collect();
-    let (many_rate, steps) = hammer(
+    let many_round = hammer(
         &app,
         &tokens,
         Arc::new(move |member, step| ("PUT", paths[(member * 7 + step) % VIDEOS].clone())),
     );
     let counts = block_on(social::video_counts(&store, &many)).unwrap();
     let sum: u64 = counts.iter().map(|c| c.likes).sum();
-    let standing: usize = steps.iter().map(|s| (*s).min(VIDEOS)).sum();
-    let total: usize = steps.iter().sum();
+    let standing: usize = many_round.per_member.iter().map(|s| (*s).min(VIDEOS)).sum();
+    let total: usize = many_round.per_member.iter().sum();
     println!(
-        "{VIDEOS} videos:   {many_rate:>8.0} likes/s ({total} requests in {RUN:?}); count {sum} (exact: {standing})"
+        "{VIDEOS} videos:   {:>8.0} likes/s ({:.2}x baseline), {:>4.0} µs CPU each ({:.2}x) ({total} requests in {RUN:?}); count {sum} (exact: {standing})",
+        many_round.rate,
+        many_round.rate / health.rate,
+        many_round.cpu_us,
+        many_round.cpu_us / health.cpu_us,
     );
     assert_eq!(sum, standing as u64, "every count is exact");
 }
