@@ -622,6 +622,35 @@ fn a_deleted_account_is_visible_to_nobody_and_its_handle_stays_reserved() {
         ),
         (Some(true), Some(""), Some(""))
     );
+    // Bruno's notifications of what Ana did keep the events, not her.
+    let inbox = app
+        .api("GET", "/v1/notifications", Some(&bruno), None)
+        .json();
+    let theirs: Vec<&Value> = inbox["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| matches!(n["kind"].as_str(), Some("comment" | "new_follower")))
+        .collect();
+    assert_eq!(theirs.len(), 2, "{inbox}");
+    for n in theirs {
+        assert!(
+            n["summary"]
+                .as_str()
+                .unwrap()
+                .starts_with("A deleted member "),
+            "{n}"
+        );
+        assert_eq!(
+            (
+                n["actors"][0]["deleted"].as_bool(),
+                n["actors"][0]["handle"].as_str()
+            ),
+            (Some(true), Some(""))
+        );
+        assert!(n["text"].is_null(), "{n}");
+    }
+    assert!(!inbox.to_string().contains("\"ana\""), "{inbox}");
     // The inviter keeps a count, not a person.
     let used = codes(&app, &bruno)
         .into_iter()

@@ -16,8 +16,10 @@
 //!
 //! What stays: the tombstone (no personal data), invites they redeemed
 //! (the inviter's list shows "a deleted member", see
-//! [`crate::accounts::InviteView::used_by_deleted`]), likes as counts, and
-//! their comments, which listings show as deleted.
+//! [`crate::accounts::InviteView::used_by_deleted`]), likes as counts,
+//! their comments, which listings show as deleted, and others' notifications
+//! of what they did, which show "a deleted member" with neither handle nor
+//! words (checked against the tombstone when an inbox is listed).
 
 use std::collections::HashSet;
 

@@ -34,10 +34,7 @@ pub async fn follow<S: Store>(
     if graph::follow(store, env, &me.id, &target.id).await? {
         let new = NewNotification {
             kind: Kind::NewFollower,
-            actor: Some(Actor {
-                id: me.id.clone(),
-                handle: me.handle.clone(),
-            }),
+            actor: Some(Actor::of(me)),
             subject: Subject::default(),
             text: None,
         };

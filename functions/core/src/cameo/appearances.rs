@@ -126,10 +126,7 @@ pub async fn take_down<S: Store>(
         let what = if removed_video { "video" } else { "draft" };
         let new = NewNotification {
             kind: Kind::Moderation,
-            actor: Some(Actor {
-                id: owner.id.clone(),
-                handle: owner.handle.clone(),
-            }),
+            actor: Some(Actor::of(owner)),
             subject: Subject {
                 video_id: removed_video.then(|| id.to_owned()),
                 draft_id: removed_draft.then(|| id.to_owned()),

@@ -211,10 +211,7 @@ pub async fn ask<S: Store>(
 }
 
 fn actor(user: &User) -> Actor {
-    Actor {
-        id: user.id.clone(),
-        handle: user.handle.clone(),
-    }
+    Actor::of(user)
 }
 
 /// `owner` approves or denies `asker`'s open ask (or denies an approval,

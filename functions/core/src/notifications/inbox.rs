@@ -1,5 +1,7 @@
 //! The inbox: newest first, an exact unread count, marking read.
 
+use std::collections::{BTreeSet, HashSet};
+
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -60,16 +62,46 @@ pub async fn list<S: Store>(
     } else {
         store.get_many(&keys).await?
     };
-    let items = found
+    let mut items = found
         .into_iter()
         .flatten()
         .map(|bytes| decode(&bytes).map(|n| n.view()))
         .collect::<Result<Vec<_>, _>>()?;
+    forget_deleted(store, &mut items).await?;
     Ok(Inbox {
         items,
         next_cursor: next.map(|p| p.encode()),
         unread: unread_count(store, user).await?,
     })
+}
+
+/// Shows the actors of `views` who have since deleted their account as
+/// deleted members: one batched read of their tombstones (at most three
+/// actors a notification, so bounded by the page).
+pub(crate) async fn forget_deleted<S: Store>(
+    store: &S,
+    views: &mut [NotificationView],
+) -> Result<(), ApiError> {
+    let ids: Vec<String> = views
+        .iter()
+        .flat_map(|n| n.actors.iter().map(|a| a.id.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let tombstones: Vec<String> = ids.iter().map(|id| keys::deleted_user(id)).collect();
+    let found = store.get_many(&tombstones).await?;
+    let gone: HashSet<String> = ids
+        .into_iter()
+        .zip(found)
+        .filter_map(|(id, t)| t.map(|_| id))
+        .collect();
+    if !gone.is_empty() {
+        views.iter_mut().for_each(|v| v.forget(&gone));
+    }
+    Ok(())
 }
 
 /// How many notifications `user` has not read.

@@ -1,5 +1,7 @@
 //! What a notification is and how clients see it.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::time::rfc3339_from_ms;
@@ -122,8 +124,31 @@ impl Kind {
 pub struct Actor {
     /// User id.
     pub id: String,
-    /// Their handle when it happened.
+    /// Their handle when it happened; empty once they deleted their account.
     pub handle: String,
+    /// Whether they have since deleted their account (set when listed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+impl Actor {
+    /// `user` as the actor of what they just did.
+    pub fn of(user: &crate::accounts::User) -> Self {
+        Actor {
+            id: user.id.clone(),
+            handle: user.handle.clone(),
+            deleted: false,
+        }
+    }
+
+    /// The same actor once their account is gone: no handle is shown.
+    fn erased(&self) -> Self {
+        Actor {
+            id: self.id.clone(),
+            handle: String::new(),
+            deleted: true,
+        }
+    }
 }
 
 /// What it is about; every field optional, the kind says which apply.
@@ -157,7 +182,7 @@ impl Subject {
             (_, Some(v), _) => format!("dreamreel://videos/{v}"),
             (_, _, Some(d)) => format!("dreamreel://drafts/{d}"),
             _ => match (kind, actor) {
-                (_, Some(a)) => format!("dreamreel://users/{}", a.handle),
+                (_, Some(a)) if !a.deleted => format!("dreamreel://users/{}", a.handle),
                 _ => "dreamreel://notifications".to_owned(),
             },
         }
@@ -229,17 +254,47 @@ impl Notification {
         }
     }
 
-    /// "ana liked your video", "ana and 12 others liked your video".
     fn summary(&self) -> String {
-        let Some(first) = self.actors.first() else {
-            return format!("{}.", self.kind.verb());
-        };
-        let others = self.count.saturating_sub(1);
-        match others {
-            0 => format!("{} {}.", first.handle, self.kind.verb()),
-            1 => format!("{} and 1 other {}.", first.handle, self.kind.verb()),
-            n => format!("{} and {n} others {}.", first.handle, self.kind.verb()),
+        summary(self.kind, &self.actors, self.count)
+    }
+}
+
+/// "ana liked your video", "ana and 12 others liked your video".
+fn summary(kind: Kind, actors: &[Actor], count: u64) -> String {
+    let Some(first) = actors.first() else {
+        return format!("{}.", kind.verb());
+    };
+    let who = if first.deleted {
+        "A deleted member"
+    } else {
+        first.handle.as_str()
+    };
+    match count.saturating_sub(1) {
+        0 => format!("{who} {}.", kind.verb()),
+        1 => format!("{who} and 1 other {}.", kind.verb()),
+        n => format!("{who} and {n} others {}.", kind.verb()),
+    }
+}
+
+impl NotificationView {
+    /// Shows the actors in `gone` (deleted accounts) without their handles,
+    /// and drops what a deleted member wrote (a comment's first words).
+    pub(crate) fn forget(&mut self, gone: &HashSet<String>) {
+        let mut changed = false;
+        for actor in self.actors.iter_mut().filter(|a| gone.contains(&a.id)) {
+            *actor = actor.erased();
+            changed = true;
         }
+        let Some(kind) = Kind::parse(&self.kind).filter(|_| changed) else {
+            return;
+        };
+        if matches!(kind, Kind::Comment | Kind::Reply)
+            && self.actors.first().is_some_and(|a| a.deleted)
+        {
+            self.text = None;
+        }
+        self.summary = summary(kind, &self.actors, self.count);
+        self.deep_link = self.subject.deep_link(kind, self.actors.first());
     }
 }
 

@@ -89,5 +89,9 @@ pub async fn since<S: Store>(store: &S, user: &str, after: u64) -> Result<Stream
         }
         batch.last_seq = seq;
     }
+    // The log keeps views as they were sent; a replay shows today's truth.
+    let (seqs, mut views): (Vec<u64>, Vec<NotificationView>) = batch.events.drain(..).unzip();
+    super::inbox::forget_deleted(store, &mut views).await?;
+    batch.events = seqs.into_iter().zip(views).collect();
     Ok(batch)
 }

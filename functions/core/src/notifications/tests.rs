@@ -14,6 +14,7 @@ fn actor(n: u32) -> Actor {
     Actor {
         id: format!("01ACTOR{n:019}"),
         handle: format!("fan{n}"),
+        deleted: false,
     }
 }
 
@@ -130,6 +131,52 @@ fn unread_counts_stay_exact_through_reads_and_new_activity() {
     assert_eq!(inbox(&store).unread, 2);
 }
 
+#[test]
+fn a_member_who_deleted_their_account_is_listed_without_their_handle_or_words() {
+    let store = MemoryStore::new();
+    let env = env();
+    block_on(notify(&store, &env, OWNER, like(1, "01VIDEOA"))).unwrap();
+    block_on(notify(&store, &env, OWNER, like(2, "01VIDEOA"))).unwrap();
+    block_on(notify(&store, &env, OWNER, comment(1, "call me at 555"))).unwrap();
+    let follow = NewNotification {
+        kind: Kind::NewFollower,
+        actor: Some(actor(1)),
+        subject: Subject::default(),
+        text: None,
+    };
+    block_on(notify(&store, &env, OWNER, follow)).unwrap();
+    assert_eq!(inbox(&store).items[0].deep_link, "dreamreel://users/fan1");
+
+    // fan1 deletes their account: the tombstone is what erasure writes first.
+    block_on(store.set(&keys::deleted_user(&actor(1).id), b"{}")).unwrap();
+    let items = inbox(&store).items;
+    let follow = &items[0];
+    assert_eq!(follow.summary, "A deleted member followed you.");
+    assert_eq!(follow.deep_link, "dreamreel://notifications");
+    let said = &items[1];
+    assert_eq!(said.summary, "A deleted member commented on your video.");
+    assert_eq!(said.text, None, "their words go with them");
+    let likes = &items[2];
+    assert_eq!(likes.summary, "fan2 and 1 other liked your video.");
+    let erased = likes.actors.iter().find(|a| a.id == actor(1).id).unwrap();
+    assert!(erased.deleted && erased.handle.is_empty());
+    assert!(!likes.actors.iter().any(|a| a.handle == "fan1"));
+    // The wire form says so explicitly, and only for them.
+    let wire = serde_json::to_value(&likes.actors).unwrap();
+    assert_eq!(wire[1]["deleted"], true);
+    assert!(wire[0].get("deleted").is_none());
+    // The live stream's replay, logged while fan1 still existed, says the same.
+    let replay = block_on(since(&store, OWNER, 0)).unwrap();
+    let (_, follow) = replay.events.last().unwrap();
+    assert_eq!(follow.summary, "A deleted member followed you.");
+    assert!(
+        replay
+            .events
+            .iter()
+            .all(|(_, v)| !v.summary.contains("fan1"))
+    );
+}
+
 fn latest_seq_now(store: &MemoryStore) -> u64 {
     block_on(latest_seq(store, OWNER)).unwrap()
 }
@@ -183,6 +230,7 @@ fn nobody_is_told_about_their_own_actions_or_by_people_they_blocked() {
     own.actor = Some(Actor {
         id: OWNER.into(),
         handle: "me".into(),
+        deleted: false,
     });
     assert!(
         block_on(notify(&store, &env, OWNER, own))

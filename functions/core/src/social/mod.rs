@@ -66,10 +66,7 @@ pub(crate) async fn notify_of<S: Store>(
 ) -> Result<(), ApiError> {
     let new = NewNotification {
         kind,
-        actor: Some(Actor {
-            id: actor.id.clone(),
-            handle: actor.handle.clone(),
-        }),
+        actor: Some(Actor::of(actor)),
         subject,
         text,
     };

@@ -530,8 +530,5 @@ async fn maker<S: Store>(store: &S, id: &str) -> Result<Option<Actor>, ApiError>
     };
     let user: crate::accounts::User = serde_json::from_slice(&bytes)
         .map_err(|_| ApiError::internal("a user record is unreadable"))?;
-    Ok(Some(Actor {
-        id: user.id,
-        handle: user.handle,
-    }))
+    Ok(Some(Actor::of(&user)))
 }

@@ -235,10 +235,7 @@ async fn tell_the_cast<S: Store>(
     for member in draft.cameos.iter().filter(|c| **c != maker.id) {
         let new = NewNotification {
             kind: Kind::CameoRequested,
-            actor: Some(Actor {
-                id: maker.id.clone(),
-                handle: maker.handle.clone(),
-            }),
+            actor: Some(Actor::of(maker)),
             subject: Subject {
                 draft_id: Some(draft.id.clone()),
                 ..Subject::default()

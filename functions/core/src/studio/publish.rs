@@ -154,10 +154,7 @@ async fn announce<S: Store>(
     user: &User,
     video: &Video,
 ) -> Result<(), ApiError> {
-    let actor = Actor {
-        id: user.id.clone(),
-        handle: user.handle.clone(),
-    };
+    let actor = Actor::of(user);
     let about = |kind| NewNotification {
         kind,
         actor: Some(actor.clone()),
