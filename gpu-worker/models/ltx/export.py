@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Exports LTX-Video's three stages to ONNX for the worker's `ltx` backend.
+"""Exports LTX-Video's stages to ONNX for the worker's `ltx` backend.
 
-The worker runs diffusers' LTXPipeline as three ONNX graphs (text encoder,
-transformer, VAE decoder) with the sampler, latent maths and tokenizer in Rust.
+The worker runs diffusers' LTXPipeline (text to video) and LTXImageToVideoPipeline
+(a cameo's reference frame as the first frame) as four ONNX graphs (text
+encoder, transformer, VAE encoder, VAE decoder) with the sampler, latent maths
+and tokenizer in Rust.
 This script is the only place those graphs come from, so the numerics are the
 reference implementation's.
 
@@ -21,7 +23,7 @@ onnxruntime, safetensors; CI needs none of them: its fixtures are committed):
       graphs, several minutes and ~40 GB of RAM: not for a laptop).
 
 Output layout (what `LtxModel::load` reads): text_encoder.onnx, transformer.onnx,
-vae_decoder.onnx (big graphs keep their weights in `*.onnx.data` beside them),
+vae_encoder.onnx, vae_decoder.onnx (big graphs keep their weights in `*.onnx.data` beside them),
 config.json, tokenizer.json.
 
 Graph interfaces (all float32 unless said; L, N, F, H, W are dynamic):
@@ -29,12 +31,16 @@ Graph interfaces (all float32 unless said; L, N, F, H, W are dynamic):
       (LTXPipeline runs T5 without an attention mask; the mask only reaches the
       transformer, so the graph takes ids alone.)
   transformer (B fixed at 2: the guidance pair): hidden_states [B,N,C*pt*p*p] (packed latents), encoder_hidden_states
-      [B,L,D], timestep [B] (sigma*1000), encoder_attention_mask [B,L] (1 keep, 0 pad),
+      [B,L,D], timestep [B,N] (sigma*1000 per token: LTXImageToVideoPipeline gives the
+      conditioning first frame's tokens 0), encoder_attention_mask [B,L] (1 keep, 0 pad),
       video_coords [B,3,N] -> velocity [B,N,C*pt*p*p]
       video_coords are the RoPE positions the pipeline derives from
       rope_interpolation_scale: (frame*temporal_ratio/frame_rate*pt,
       row*spatial_ratio*p, col*spatial_ratio*p) per token, in packing order; the
       caller computes them so one graph serves every resolution and frame rate.
+  vae_encoder (B and F fixed at 1: one picture): image [1,3,1,H,W] in -1..1 ->
+      posterior_mean, posterior_std [1,C,1,H/s,W/s]: the posterior the pipeline samples from
+      (`latent_dist.sample`: mean + std * noise; the caller supplies the noise).
   vae_decoder: latents [1,C,F,H,W] (denormalised) [+ timestep [B] when the VAE is
       timestep-conditioned] -> video [B,3,F',H',W'] in about -1..1.
 """
@@ -82,6 +88,18 @@ class TextEncoder(torch.nn.Module):
 
     def forward(self, input_ids):
         return self.inner(input_ids)[0]
+
+
+class VaeEncoder(torch.nn.Module):
+    """The posterior's mean and standard deviation: the caller samples."""
+
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, image):
+        posterior = self.vae.encode(image).latent_dist
+        return posterior.mean, posterior.std
 
 
 class VaeDecoder(torch.nn.Module):
@@ -134,6 +152,7 @@ def tiny_parts():
         timestep_conditioning=False, patch_size=1, patch_size_t=1,
         encoder_causal=True, decoder_causal=False,
     ).eval()
+    train_tiny_vae(vae)
     # Non-trivial statistics so the (de)normalisation is exercised.
     g = torch.Generator().manual_seed(SEED + 3)
     vae.latents_mean.copy_(torch.randn(8, generator=g) * 0.1)
@@ -145,6 +164,47 @@ def tiny_parts():
         time_shift_type="exponential",
     )
     return text_encoder, transformer, vae, scheduler
+
+
+def smooth_clips(g, count, frames=5, size=32):
+    """Smooth random pictures panning sideways: what the tiny VAE learns to code."""
+    pan = 6
+    base = torch.rand(count, 3, 6, 6 + frames, generator=g) * 2 - 1
+    wide = torch.nn.functional.interpolate(base, size=(size, size + pan * frames), mode="bilinear",
+                                           align_corners=False)
+    speed = torch.randint(0, pan, (count,), generator=g)
+    return torch.stack([torch.stack([wide[i, :, :, speed[i] * f:speed[i] * f + size] for f in range(frames)], 1)
+                        for i in range(count)])
+
+
+def train_tiny_vae(vae, steps=1000):
+    """A short autoencoder training of the tiny VAE (about a minute on one core).
+
+    Random weights decode a reference frame into noise, so "the first frame
+    looks like the cameo" could not be tested; after this the tiny VAE keeps a
+    picture's coarse shapes and colours, and its posterior is narrow (std about
+    0.05) as a trained VAE's is. One thread and deterministic kernels keep the
+    result repeatable on one machine.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    g = torch.Generator().manual_seed(SEED + 4)
+    optimiser = torch.optim.Adam(vae.parameters(), lr=1e-2)
+    vae.train()
+    with torch.enable_grad():
+        for _ in range(steps):
+            x = smooth_clips(g, 4)
+            posterior = vae.encode(x).latent_dist
+            z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=g)
+            loss = ((vae.decode(z, None, return_dict=False)[0] - x) ** 2).mean()
+            loss = loss + 1e-4 * 0.5 * (posterior.mean ** 2 + posterior.var - 1 - posterior.logvar).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    vae.eval()
+    torch.use_deterministic_algorithms(False)
+    torch.set_num_threads(threads)
 
 
 def real_parts(weights):
@@ -229,12 +289,17 @@ def export(module, args, path, names, outputs, dynamic, external):
         import onnx
 
         model = onnx.load(path)
+        # Source line numbers of this script would change every graph on any edit.
+        for node in model.graph.node:
+            keep = [m for m in node.metadata_props if m.key != "pkg.torch.onnx.stack_trace"]
+            del node.metadata_props[:]
+            node.metadata_props.extend(keep)
         with open(path, "wb") as f:
             f.write(model.SerializeToString(deterministic=True))
 
 
 def export_graphs(out, text_encoder, transformer, vae, *, max_seq, example, external):
-    """Traces the three stages at `example`'s shapes with every size axis dynamic.
+    """Traces the four graphs at `example`'s shapes with every size axis dynamic.
 
     `external`: weights in `<graph>.onnx.data` beside each graph (real models
     pass protobuf's 2 GB limit); the tiny graphs keep them inline.
@@ -248,7 +313,7 @@ def export_graphs(out, text_encoder, transformer, vae, *, max_seq, example, exte
                os.path.join(out, "text_encoder.onnx"), ["input_ids"], ["last_hidden_state"],
                {"input_ids": {0: "batch", 1: "tokens"}}, external)
         export(Transformer(transformer),
-               (torch.randn(2, n, c), torch.randn(2, max_seq, d), torch.tensor([500.0, 500.0]),
+               (torch.randn(2, n, c), torch.randn(2, max_seq, d), torch.full((2, n), 500.0),
                 torch.ones(2, max_seq), torch.rand(2, 3, n)),
                os.path.join(out, "transformer.onnx"),
                ["hidden_states", "encoder_hidden_states", "timestep", "encoder_attention_mask", "video_coords"],
@@ -256,8 +321,14 @@ def export_graphs(out, text_encoder, transformer, vae, *, max_seq, example, exte
                # Batch stays 2 (unconditional + conditional in one call): torch.export
                # cannot keep it symbolic through the time embedding's reshapes.
                {"hidden_states": {1: "latent_tokens"}, "encoder_hidden_states": {1: "tokens"},
-                "timestep": {}, "encoder_attention_mask": {1: "tokens"}, "video_coords": {2: "latent_tokens"}},
+                "timestep": {1: "latent_tokens"}, "encoder_attention_mask": {1: "tokens"},
+                "video_coords": {2: "latent_tokens"}},
                external)
+        s = vae.spatial_compression_ratio
+        # Batch and frames stay 1 (one reference picture): torch.export fixes size-1 axes.
+        export(VaeEncoder(vae), (torch.rand(1, 3, 1, lh * s, lw * s) * 2 - 1,),
+               os.path.join(out, "vae_encoder.onnx"), ["image"], ["posterior_mean", "posterior_std"],
+               {"image": {3: "height", 4: "width"}}, external)
         lat = torch.randn(1, c, lf, lh, lw)
         dyn = {"latents": {2: "frames", 3: "height", 4: "width"}}
         if vae.config.timestep_conditioning:
@@ -317,10 +388,32 @@ def tiny():
                                rope_interpolation_scale=(vae.temporal_compression_ratio / r["frame_rate"],
                                                          vae.spatial_compression_ratio, vae.spatial_compression_ratio),
                                return_dict=False)[0]
+        # LTXImageToVideoPipeline's per-token timestep: t * (1 - conditioning mask),
+        # the first latent frame (the reference picture) at 0.
+        first_frame = torch.zeros(2, n)
+        first_frame[:, :lh * lw] = 1.0
+        t_tokens = t.unsqueeze(-1) * (1 - first_frame)
+        vel_tokens = transformer(hidden_states=lat, encoder_hidden_states=enc, timestep=t_tokens,
+                                 encoder_attention_mask=mask, num_frames=lf, height=lh, width=lw,
+                                 rope_interpolation_scale=(vae.temporal_compression_ratio / r["frame_rate"],
+                                                           vae.spatial_compression_ratio,
+                                                           vae.spatial_compression_ratio),
+                                 return_dict=False)[0]
     assert torch.allclose(vel, vel_pipe, atol=1e-5), "video_coords must reproduce the pipeline's RoPE"
     save(os.path.join(ref, "transformer.safetensors"), {
         "hidden_states": lat.numpy(), "encoder_hidden_states": enc.numpy(), "timestep": t.numpy(),
-        "encoder_attention_mask": mask.float().numpy(), "video_coords": coords.numpy(), "velocity": vel_pipe.numpy()})
+        "encoder_attention_mask": mask.float().numpy(), "video_coords": coords.numpy(), "velocity": vel_pipe.numpy(),
+        "timestep_per_token": t_tokens.numpy(), "velocity_per_token": vel_tokens.numpy()})
+
+    # The VAE encoder on a reference picture (8-bit RGB, as the worker gets it).
+    picture = ((smooth_clips(torch.Generator().manual_seed(SEED + 11), 1)[0, :, 0] + 1) * 127.5)
+    picture = picture.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous()  # [H, W, 3]
+    pixels = (picture.numpy().astype(np.float32) / 255.0) * 2.0 - 1.0  # diffusers' preprocess
+    pixels = torch.from_numpy(pixels).permute(2, 0, 1)[None, :, None].contiguous()  # [1, 3, 1, H, W]
+    with torch.no_grad():
+        mean, std = VaeEncoder(vae)(pixels)
+    save(os.path.join(ref, "vae_encoder.safetensors"), {
+        "picture": picture.numpy(), "pixels": pixels.numpy(), "mean": mean.numpy(), "std": std.numpy()})
 
     z = torch.randn(1, c, lf, lh, lw, generator=g)
     with torch.no_grad():
@@ -347,11 +440,56 @@ def tiny():
     for i, s in enumerate(steps):
         tensors[f"latents_after_step_{i}"] = s.numpy()
     save(os.path.join(ref, "pipeline.safetensors"), tensors)
+    image_to_video(ref, scheduler, vae, text_encoder, transformer, ids, mask, picture, (lf, lh, lw))
     check(out, ref)
     for name in sorted(os.listdir(out)) + ["reference/" + n for n in sorted(os.listdir(ref))]:
         p = os.path.join(out, name)
         if os.path.isfile(p):
             print(f"{os.path.getsize(p):>9} {name}")
+
+
+def image_to_video(ref, scheduler, vae, text_encoder, transformer, ids, mask, picture, latent):
+    """LTXImageToVideoPipeline itself, unmodified, on the reference picture.
+
+    It samples the VAE posterior (mean + std * noise) and then draws the initial
+    noise from one generator; replaying that generator gives both draws, which
+    the fixture carries so the worker can use exactly the same values.
+    """
+    from diffusers import LTXImageToVideoPipeline
+    from PIL import Image
+
+    r = TINY_RUN
+    lf, lh, lw = latent
+    c = vae.config.latent_channels
+    pipe = LTXImageToVideoPipeline(scheduler=scheduler, vae=vae, text_encoder=text_encoder, tokenizer=None,
+                                   transformer=transformer)
+    image = Image.fromarray(picture.numpy())
+    seed = SEED + 20
+    replay = torch.Generator().manual_seed(seed)
+    posterior_noise = torch.randn((1, c, 1, lh, lw), generator=replay)
+    initial_noise = torch.randn((1, c, lf, lh, lw), generator=replay)
+    steps = []
+    with torch.no_grad():
+        emb = text_encoder(ids)[0]
+        frames = pipe(
+            image=image, prompt_embeds=emb[0:1], prompt_attention_mask=mask[0:1],
+            negative_prompt_embeds=emb[1:2], negative_prompt_attention_mask=mask[1:2],
+            height=r["height"], width=r["width"], num_frames=r["num_frames"], frame_rate=r["frame_rate"],
+            num_inference_steps=r["steps"], guidance_scale=r["guidance"], generator=torch.Generator().manual_seed(seed),
+            output_type="np", max_sequence_length=TINY_MAX_SEQ,
+            callback_on_step_end=lambda p, i, t, kw: steps.append(kw["latents"].clone()) or {},
+        ).frames
+        # The replay is the pipeline's own draw: its first frame is the normalised sample.
+        posterior = vae.encode(pipe.video_processor.preprocess(image, r["height"], r["width"]).unsqueeze(2)).latent_dist
+        first = pipe._normalize_latents(posterior.mean + posterior.std * posterior_noise, vae.latents_mean,
+                                        vae.latents_std)
+    assert torch.equal(steps[0][0, :lh * lw], first[0, :, 0].flatten(1).T), "generator replay"
+    tensors = {"picture": picture.numpy(), "posterior_noise": posterior_noise.numpy(),
+               "initial_noise": initial_noise.numpy(), "timesteps": pipe.scheduler.timesteps.numpy(),
+               "frames": frames}
+    for i, s in enumerate(steps):
+        tensors[f"latents_after_step_{i}"] = s.numpy()
+    save(os.path.join(ref, "image_to_video.safetensors"), tensors)
 
 
 def check(out, ref):
@@ -367,8 +505,18 @@ def check(out, ref):
     print("text_encoder max abs", np.abs(got - te["last_hidden_state"]).max())
     tr = load_file(os.path.join(ref, "transformer.safetensors"))
     feeds = {k: tr[k] for k in ["hidden_states", "encoder_hidden_states", "timestep", "encoder_attention_mask", "video_coords"]}
-    got = sess("transformer.onnx").run(None, feeds)[0]
+    transformer = sess("transformer.onnx")
+    n = tr["hidden_states"].shape[1]
+    got = transformer.run(None, {**feeds, "timestep": np.repeat(tr["timestep"][:, None], n, axis=1)})[0]
     print("transformer max abs", np.abs(got - tr["velocity"]).max())
+    got = transformer.run(None, {**feeds, "timestep": tr["timestep_per_token"]})[0]
+    print("transformer (per-token timestep) max abs", np.abs(got - tr["velocity_per_token"]).max())
+    ve = load_file(os.path.join(ref, "vae_encoder.safetensors"))
+    encoder = sess("vae_encoder.onnx")
+    mean, std = encoder.run(None, {"image": ve["pixels"]})
+    print("vae_encoder max abs", np.abs(mean - ve["mean"]).max(), np.abs(std - ve["std"]).max())
+    other = encoder.run(None, {"image": np.zeros((1, 3, 1, 24, 40), np.float32)})[0]
+    print("vae_encoder at another shape", other.shape)
     vd = load_file(os.path.join(ref, "vae_decoder.safetensors"))
     dec = sess("vae_decoder.onnx")
     got = dec.run(None, {"latents": vd["latents"]})[0]

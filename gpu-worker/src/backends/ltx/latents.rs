@@ -184,6 +184,28 @@ pub fn denormalize(
     }
 }
 
+/// `LTXImageToVideoPipeline.prepare_latents`' mix `first * mask + noise * (1 - mask)`
+/// with the mask 1 on latent frame 0: frame 0 of each channel of `latents`
+/// `[B, C, F, H, W]` becomes `first` `[B, C, 1, H, W]` (`x * 1 + n * 0` is `x`).
+pub fn condition_first_frame(latents: &mut [f32], first: &[f32], shape: LatentShape) {
+    let plane = shape.height * shape.width;
+    assert!(latents.len() == shape.len() && first.len() == shape.batch * shape.channels * plane);
+    for (video, picture) in latents
+        .chunks_exact_mut(shape.frames * plane)
+        .zip(first.chunks_exact(plane))
+    {
+        video[..plane].copy_from_slice(picture);
+    }
+}
+
+/// The per-token timestep `t * (1 - mask)` for `tokens` packed tokens whose
+/// first `fixed` (the conditioning frame's) have mask 1.
+pub fn token_timesteps(t: f32, tokens: usize, fixed: usize) -> Vec<f32> {
+    (0..tokens)
+        .map(|i| t * (1.0 - if i < fixed { 1.0 } else { 0.0 }))
+        .collect()
+}
+
 /// Classifier-free guidance: `uncond + scale * (cond - uncond)`.
 pub fn guidance(uncond: &[f32], cond: &[f32], scale: f32) -> Vec<f32> {
     assert_eq!(uncond.len(), cond.len(), "guidance halves");
@@ -322,6 +344,18 @@ mod tests {
         assert_eq!(y[0], (x[0] - 0.5) / 2.0);
         denormalize(&mut y, s, &mean, &std, 1.0);
         assert!(x.iter().zip(&y).all(|(a, b)| (a - b).abs() < 1e-6));
+    }
+
+    #[test]
+    fn the_first_frame_is_replaced_and_its_tokens_get_timestep_zero() {
+        let s = shape();
+        let mut x = vec![5.0; s.len()];
+        let first: Vec<f32> = (0..s.batch * s.channels * 12).map(|i| i as f32).collect();
+        condition_first_frame(&mut x, &first, s);
+        // Channel 1 of video 0: frame 0 is first[12..24], frame 1 untouched.
+        assert_eq!(&x[48..60], &first[12..24]);
+        assert!(x[60..96].iter().all(|&v| v == 5.0));
+        assert_eq!(token_timesteps(700.0, 4, 1), [0.0, 700.0, 700.0, 700.0]);
     }
 
     #[test]

@@ -1,8 +1,11 @@
-//! LTX-Video (Lightricks) as three ONNX graphs exported from diffusers by
+//! LTX-Video (Lightricks) as ONNX graphs exported from diffusers by
 //! `gpu-worker/models/ltx/export.py`, driven from Rust: T5 tokenizer, text
 //! encoder, flow-matching sampler with classifier-free guidance around the
-//! transformer, VAE decoder, then the frames resized to the clip. The model
-//! has no audio: the soundtrack is the local synthesiser's.
+//! transformer, VAE decoder, then the frames resized to the clip. A spec with
+//! a reference picture (a cast cameo) runs `LTXImageToVideoPipeline`'s image
+//! conditioning: the picture through the VAE encoder becomes latent frame 0,
+//! held fixed (timestep 0 on its tokens, no Euler step) while the rest is
+//! denoised. The model has no audio: the soundtrack is the local synthesiser's.
 
 pub mod config;
 mod frames;
@@ -15,17 +18,21 @@ use std::path::{Path, PathBuf};
 
 use crate::frame::{Soundtrack, YuvFrame};
 use crate::model::{FrameSink, JobControl, ModelError, Stage, VideoModel};
-use crate::spec::{Aspect, GenerationSpec};
+use crate::spec::{Aspect, GenerationSpec, ReferenceImage};
 
 pub use config::LtxConfig;
 use latents::{Compression, LatentShape, Patch};
-pub use stages::{Array, Device, Stages};
+pub use stages::{Array, Device, Posterior, Stages};
 use tokenizer::T5Tokenizer;
 
 /// Called after each denoising step with (steps done, steps, latents); an error stops the run.
 pub type AfterStep<'a> = dyn FnMut(usize, usize, &[f32]) -> Result<(), ModelError> + 'a;
 
-/// Text-to-video with LTX-Video from an exported model directory.
+/// Seed offsets for the noise drawn besides the initial latents.
+const DECODE_NOISE_SEED: u64 = 0xdec0de;
+const POSTERIOR_NOISE_SEED: u64 = 0x001a_7e47;
+
+/// Text(+image)-to-video with LTX-Video from an exported model directory.
 pub struct LtxModel {
     config: LtxConfig,
     stages: Stages,
@@ -122,6 +129,75 @@ impl LtxModel {
         })
     }
 
+    /// A reference picture as the VAE encoder's input [1, 3, 1, H, W] at the
+    /// model's size for a clip of `clip` (width, height), placed where the
+    /// clip's cover crop will show it.
+    pub fn reference_pixels(
+        &self,
+        reference: &ReferenceImage,
+        clip: (u32, u32),
+    ) -> Result<Array, ModelError> {
+        let aspect = aspect_of(clip.0, clip.1);
+        let (w, h) = self.config.resolution(aspect);
+        let values =
+            frames::reference_pixels(reference, (clip.0 as usize, clip.1 as usize), (w, h))
+                .map_err(ModelError::Rejected)?;
+        Ok(Array {
+            shape: vec![1, 3, 1, h, w],
+            values,
+        })
+    }
+
+    /// Whether this export has the VAE encoder and per-token timesteps image conditioning needs.
+    pub fn conditions_on_images(&self) -> bool {
+        self.stages.conditions_on_images()
+    }
+
+    /// Normalised first-frame latents [1, C, 1, h, w] for `pixels` [1, 3, 1, H, W]:
+    /// the VAE posterior sampled as `mean + std * noise` (`noise` standard
+    /// normal, the mean's size), then `_normalize_latents` (which the image
+    /// pipeline calls with scaling factor 1, whatever the VAE's config says).
+    pub fn reference_latents(&self, pixels: &Array, noise: &[f32]) -> Result<Vec<f32>, ModelError> {
+        if !self.conditions_on_images() {
+            return Err(ModelError::Rejected(
+                "ltx: this model export cannot condition on a reference picture (no \
+                 vae_encoder.onnx, or a transformer taking one timestep per video): \
+                 re-export it with gpu-worker/models/ltx/export.py"
+                    .into(),
+            ));
+        }
+        let Posterior { mean, std } = self.stages.encode_image(pixels).map_err(backend)?;
+        let c = &self.config;
+        let [1, channels, 1, h, w] = mean.shape[..] else {
+            return Err(ModelError::InvalidOutput(format!(
+                "VAE posterior shape {:?}",
+                mean.shape
+            )));
+        };
+        if channels != c.latent_channels
+            || std.shape != mean.shape
+            || noise.len() != mean.values.len()
+        {
+            return Err(backend("VAE posterior and noise shapes disagree"));
+        }
+        let mut x: Vec<f32> = mean
+            .values
+            .iter()
+            .zip(&std.values)
+            .zip(noise)
+            .map(|((m, s), n)| m + s * n)
+            .collect();
+        let shape = LatentShape {
+            batch: 1,
+            channels,
+            frames: 1,
+            height: h,
+            width: w,
+        };
+        latents::normalize(&mut x, shape, &c.latents_mean, &c.latents_std, 1.0);
+        Ok(x)
+    }
+
     /// RoPE positions [2, 3, N] for a latent grid, in packing order: what
     /// LTXVideoRotaryPosEmbed derives from `rope_interpolation_scale`.
     pub fn video_coords(&self, shape: LatentShape) -> Array {
@@ -149,6 +225,9 @@ impl LtxModel {
 
     /// Denoises packed latents [1, N, D] in place over `steps` guided steps,
     /// calling `after_step(done, total, latents)` after each (its error stops the run).
+    /// `first_frame_fixed`: latent frame 0 is a conditioning picture, as in
+    /// `LTXImageToVideoPipeline` (its tokens get timestep 0 and keep their values).
+    #[allow(clippy::too_many_arguments)]
     pub fn denoise(
         &self,
         packed: &mut [f32],
@@ -156,6 +235,7 @@ impl LtxModel {
         text: &TextConditioning,
         steps: usize,
         guidance: f32,
+        first_frame_fixed: bool,
         after_step: &mut AfterStep<'_>,
     ) -> Result<(), ModelError> {
         // The pipeline's sequence length for the shift is the unpatched latent grid.
@@ -169,14 +249,26 @@ impl LtxModel {
         let n = shape.seq_len(self.patch());
         let dim = packed.len() / n.max(1);
         let guided = guidance > 1.0;
+        // With 1x1x1 patches, frame 0 is the first H*W tokens (the image
+        // pipeline's mask packing only supports those patches too).
+        let fixed = match first_frame_fixed {
+            false => 0,
+            true if self.patch() == Patch::LTX => shape.height * shape.width,
+            true => {
+                return Err(backend(
+                    "image conditioning needs 1x1x1 transformer patches",
+                ));
+            }
+        };
         for (i, &t) in schedule.timesteps.iter().enumerate() {
             let pair = Array {
                 shape: vec![2, n, dim],
                 values: packed.repeat(2),
             };
+            let timesteps = latents::token_timesteps(t, n, fixed);
             let velocity = self
                 .stages
-                .velocity(&pair, &text.states, t, &text.mask, &coords)
+                .velocity(&pair, &text.states, &timesteps, &text.mask, &coords)
                 .map_err(backend)?;
             let (uncond, cond) = velocity.values.split_at(packed.len());
             let v = if guided {
@@ -184,7 +276,8 @@ impl LtxModel {
             } else {
                 cond.to_vec()
             };
-            schedule.step(i, packed, &v);
+            // The Euler step on frames 1.. only: frame 0 is carried over.
+            schedule.step(i, &mut packed[fixed * dim..], &v[fixed * dim..]);
             after_step(i + 1, schedule.steps(), packed)?;
         }
         Ok(())
@@ -236,9 +329,9 @@ impl LtxModel {
     }
 }
 
-/// The preset whose shape the spec's size is closest to.
-fn aspect_of(spec: &GenerationSpec) -> Aspect {
-    match spec.width.cmp(&spec.height) {
+/// The preset whose shape a clip of `width` x `height` is closest to.
+fn aspect_of(width: u32, height: u32) -> Aspect {
+    match width.cmp(&height) {
         std::cmp::Ordering::Greater => Aspect::Landscape,
         std::cmp::Ordering::Less => Aspect::Portrait,
         std::cmp::Ordering::Equal => Aspect::Square,
@@ -257,12 +350,22 @@ impl VideoModel for LtxModel {
         control: &JobControl<'_>,
     ) -> Result<Soundtrack, ModelError> {
         let c = &self.config;
-        let (width, height) = c.resolution(aspect_of(spec));
+        let (width, height) = c.resolution(aspect_of(spec.width, spec.height));
         let model_frames = c.frames_for(spec.duration_ms as f32 / 1000.0);
         let shape = self.latent_shape(model_frames, width, height)?;
         let steps = c.num_inference_steps;
         control.report(Stage::Generating, 0, steps as u32 + 1);
 
+        // The reference first: a job this export cannot condition fails before any work.
+        let first_frame = match &spec.reference {
+            Some(reference) => {
+                let pixels = self.reference_pixels(reference, (spec.width, spec.height))?;
+                let size = c.latent_channels * shape.height * shape.width;
+                let noise = latents::initial_noise(spec.seed ^ POSTERIOR_NOISE_SEED, size);
+                Some(self.reference_latents(&pixels, &noise)?)
+            }
+            None => None,
+        };
         let (ids, mask) = self.tokenize(&spec.prompt);
         let (neg_ids, neg_mask) = self.tokenize("");
         let text = self.encode((&neg_ids, &neg_mask), (&ids, &mask))?;
@@ -270,7 +373,10 @@ impl VideoModel for LtxModel {
 
         // Our own seeded noise: torch's generator cannot be reproduced, so the
         // parity tests pass the reference's initial latents explicitly.
-        let noise = latents::initial_noise(spec.seed, shape.len());
+        let mut noise = latents::initial_noise(spec.seed, shape.len());
+        if let Some(first) = &first_frame {
+            latents::condition_first_frame(&mut noise, first, shape);
+        }
         let mut packed = latents::pack(&noise, shape, self.patch());
         self.denoise(
             &mut packed,
@@ -278,12 +384,13 @@ impl VideoModel for LtxModel {
             &text,
             steps,
             c.guidance_scale,
+            first_frame.is_some(),
             &mut |done, total, _| {
                 control.report(Stage::Generating, done as u32, total as u32 + 1);
                 control.checkpoint()
             },
         )?;
-        let decode_noise = latents::initial_noise(spec.seed ^ 0xdec0de, shape.len());
+        let decode_noise = latents::initial_noise(spec.seed ^ DECODE_NOISE_SEED, shape.len());
         let video = self.decode(&packed, shape, Some(&decode_noise))?;
         control.report(Stage::Generating, steps as u32 + 1, steps as u32 + 1);
 

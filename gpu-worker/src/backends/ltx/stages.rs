@@ -1,5 +1,6 @@
-//! The three exported graphs as ONNX Runtime sessions: text encoder,
-//! transformer (one guidance pair per call) and VAE decoder.
+//! The exported graphs as ONNX Runtime sessions: text encoder, transformer
+//! (one guidance pair per call), VAE encoder (image conditioning; absent from
+//! exports made before it) and VAE decoder.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -44,8 +45,19 @@ pub struct Array {
 pub struct Stages {
     text_encoder: Mutex<Session>,
     transformer: Mutex<Session>,
+    vae_encoder: Option<Mutex<Session>>,
     vae_decoder: Mutex<Session>,
     vae_takes_timestep: bool,
+    /// Older exports take one timestep per video ([B]), newer ones one per token ([B, N]).
+    timestep_per_token: bool,
+}
+
+/// The VAE posterior of a picture: `mean + std * noise` samples it.
+pub struct Posterior {
+    /// Mean [1, C, 1, h, w].
+    pub mean: Array,
+    /// Standard deviation, the mean's shape.
+    pub std: Array,
 }
 
 fn err(what: &str) -> impl Fn(ort::Error) -> String + '_ {
@@ -89,17 +101,35 @@ fn tensor<T: ort::tensor::PrimitiveTensorElementType + Clone + std::fmt::Debug +
 }
 
 impl Stages {
-    /// Opens `text_encoder.onnx`, `transformer.onnx` and `vae_decoder.onnx` in `dir`.
+    /// Opens `text_encoder.onnx`, `transformer.onnx`, `vae_decoder.onnx` and,
+    /// when the export has it, `vae_encoder.onnx` in `dir`.
     pub fn load(dir: &Path, device: Device) -> Result<Self, String> {
         crate::onnx_runtime::init().map_err(|e| e.to_string())?;
         let vae_decoder = session(dir, "vae_decoder.onnx", device)?;
         let vae_takes_timestep = vae_decoder.inputs.iter().any(|i| i.name == "timestep");
+        let transformer = session(dir, "transformer.onnx", device)?;
+        let timestep_per_token = transformer.inputs.iter().any(|i| {
+            i.name == "timestep" && i.input_type.tensor_shape().is_some_and(|s| s.len() == 2)
+        });
+        // Text-only exports stay usable: only a job with a reference needs it.
+        let vae_encoder = match dir.join("vae_encoder.onnx").is_file() {
+            true => Some(Mutex::new(session(dir, "vae_encoder.onnx", device)?)),
+            false => None,
+        };
         Ok(Stages {
             text_encoder: Mutex::new(session(dir, "text_encoder.onnx", device)?),
-            transformer: Mutex::new(session(dir, "transformer.onnx", device)?),
+            transformer: Mutex::new(transformer),
+            vae_encoder,
             vae_decoder: Mutex::new(vae_decoder),
             vae_takes_timestep,
+            timestep_per_token,
         })
+    }
+
+    /// Whether this export can condition on a picture (VAE encoder and a
+    /// per-token timestep in the transformer).
+    pub fn conditions_on_images(&self) -> bool {
+        self.vae_encoder.is_some() && self.timestep_per_token
     }
 
     /// T5's last hidden state [B, L, D] for `ids` [B, L].
@@ -117,20 +147,33 @@ impl Stages {
     }
 
     /// Velocity [2, N, D] for the guidance pair: `latents` [2, N, D], text
-    /// states [2, L, E], one timestep for both, mask [2, L], RoPE coords [2, 3, N].
+    /// states [2, L, E], `timesteps` per token [N] (the same for both videos of
+    /// the pair), mask [2, L], RoPE coords [2, 3, N].
     pub fn velocity(
         &self,
         latents: &Array,
         text: &Array,
-        timestep: f32,
+        timesteps: &[f32],
         mask: &Array,
         coords: &Array,
     ) -> Result<Array, String> {
         let batch = latents.shape[0];
+        let timestep = if self.timestep_per_token {
+            tensor(&[batch, timesteps.len()], timesteps.repeat(batch))?
+        } else {
+            // An export from before image conditioning: one timestep per video.
+            let t = timesteps.first().copied().unwrap_or_default();
+            if timesteps.iter().any(|&x| x != t) {
+                return Err("this transformer export takes one timestep per video; \
+                    re-export it for image conditioning"
+                    .into());
+            }
+            tensor(&[batch], vec![t; batch])?
+        };
         let inputs = ort::inputs![
             "hidden_states" => tensor(&latents.shape, latents.values.clone())?,
             "encoder_hidden_states" => tensor(&text.shape, text.values.clone())?,
-            "timestep" => tensor(&[batch], vec![timestep; batch])?,
+            "timestep" => timestep,
             "encoder_attention_mask" => tensor(&mask.shape, mask.values.clone())?,
             "video_coords" => tensor(&coords.shape, coords.values.clone())?,
         ];
@@ -140,6 +183,23 @@ impl Stages {
             .map_err(|_| "transformer poisoned")?;
         let outputs = session.run(inputs).map_err(err("transformer"))?;
         output(&outputs, "velocity")
+    }
+
+    /// The VAE posterior of `image` [1, 3, 1, H, W] (pixels in -1..1).
+    pub fn encode_image(&self, image: &Array) -> Result<Posterior, String> {
+        let encoder = self
+            .vae_encoder
+            .as_ref()
+            .ok_or("this export has no vae_encoder.onnx")?;
+        let input = tensor(&image.shape, image.values.clone())?;
+        let mut session = encoder.lock().map_err(|_| "VAE encoder poisoned")?;
+        let outputs = session
+            .run(ort::inputs!["image" => input])
+            .map_err(err("VAE encoder"))?;
+        Ok(Posterior {
+            mean: output(&outputs, "posterior_mean")?,
+            std: output(&outputs, "posterior_std")?,
+        })
     }
 
     /// Pixels [1, 3, F', H', W'] (about -1..1) for denormalised `latents` [1, C, F, H, W].
