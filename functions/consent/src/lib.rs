@@ -98,14 +98,17 @@ async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpRespons
                     "expires_at": rfc3339_from_ms(a.expires_at_ms),
                 })
             });
-            let mut view = serde_json::to_value(cameo.view()).expect("views serialise");
+            let mut view =
+                serde_json::to_value(cameo.view(SpinEnv.now_ms())).expect("views serialise");
             view["pending_verification"] = pending.unwrap_or(serde_json::Value::Null);
             Ok(http::json(200, &view))
         }
         Route::Verification => start_verification(&store, &me, log).await,
         Route::Settings if req.method() == Method::GET => Ok(http::json(
             200,
-            &cameo::get_cameo(&store, &me.id).await?.view(),
+            &cameo::get_cameo(&store, &me.id)
+                .await?
+                .view(SpinEnv.now_ms()),
         )),
         Route::Settings => {
             let update: SettingsUpdate = parse_json(&http::read_body(req).await?)?;
@@ -114,7 +117,9 @@ async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpRespons
             cameo::update_settings(&store, now, &me.id, minor, update).await?;
             Ok(http::json(
                 200,
-                &cameo::get_cameo(&store, &me.id).await?.view(),
+                &cameo::get_cameo(&store, &me.id)
+                    .await?
+                    .view(SpinEnv.now_ms()),
             ))
         }
         Route::Requests if req.method() == Method::GET => list_requests(&req, &store, &me).await,

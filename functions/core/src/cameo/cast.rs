@@ -9,7 +9,7 @@ use crate::keys;
 use crate::store::Store;
 
 use super::grants::is_approved;
-use super::model::{Cameo, Permission};
+use super::model::{Cameo, CameoStatus, Permission};
 use super::store::{get_cameo, get_many};
 
 /// A cast member as the job carries them to the model.
@@ -28,9 +28,10 @@ pub struct CastMember {
 }
 
 /// Resolves `handles` (already normalised, lower case) and checks that
-/// `maker` may cast each of them in `prompt` right now.
+/// `maker` may cast each of them in `prompt` at `now_ms`.
 pub async fn check<S: Store>(
     store: &S,
+    now_ms: u64,
     maker: &User,
     prompt: &str,
     handles: &[String],
@@ -41,6 +42,7 @@ pub async fn check<S: Store>(
         let cameo = get_cameo(store, &owner.id).await?;
         allowed(
             store,
+            now_ms,
             &maker.id,
             &format!("@{}", owner.handle),
             &cameo,
@@ -61,6 +63,7 @@ pub async fn check<S: Store>(
 /// of `cast` may no longer be cast by `maker` in `prompt`.
 pub async fn recheck<S: Store>(
     store: &S,
+    now_ms: u64,
     maker: &str,
     prompt: &str,
     cast: &[String],
@@ -70,7 +73,16 @@ pub async fn recheck<S: Store>(
     }
     let cameos = get_many(store, cast).await?;
     for cameo in &cameos {
-        if let Err(e) = allowed(store, maker, "someone this clip casts", cameo, prompt).await {
+        if let Err(e) = allowed(
+            store,
+            now_ms,
+            maker,
+            "someone this clip casts",
+            cameo,
+            prompt,
+        )
+        .await
+        {
             if e.status >= 500 {
                 return Err(e);
             }
@@ -99,16 +111,26 @@ async fn resolve<S: Store>(store: &S, handle: &str) -> Result<User, ApiError> {
 /// Whether `maker` may cast `cameo`'s owner in `prompt`, and if not, why.
 async fn allowed<S: Store>(
     store: &S,
+    now_ms: u64,
     maker: &str,
     who: &str,
     cameo: &Cameo,
     prompt: &str,
 ) -> Result<(), ApiError> {
-    if !cameo.is_verified() {
-        return Err(ApiError::forbidden(
-            "cameo_not_verified",
-            format!("{who} has not verified their cameo, so they cannot be cast"),
-        ));
+    match cameo.status_at(now_ms) {
+        CameoStatus::Verified => {}
+        CameoStatus::Expired => {
+            return Err(ApiError::forbidden(
+                "cameo_not_verified",
+                format!("{who}'s cameo verification has lapsed; they must verify again"),
+            ));
+        }
+        _ => {
+            return Err(ApiError::forbidden(
+                "cameo_not_verified",
+                format!("{who} has not verified their cameo, so they cannot be cast"),
+            ));
+        }
     }
     if maker == cameo.user_id {
         return Ok(());

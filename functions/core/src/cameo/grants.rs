@@ -166,7 +166,10 @@ pub async fn ask<S: Store>(
     if crate::graph::is_blocked_either(store, &asker.id, &owner.id).await? {
         return Err(ApiError::not_found("no such member"));
     }
-    if !get_cameo(store, &owner.id).await?.is_verified() {
+    if !get_cameo(store, &owner.id)
+        .await?
+        .is_verified_at(env.now_ms())
+    {
         return Err(ApiError::conflict(
             "cameo_not_verified",
             format!("@{} has no verified cameo to lend", owner.handle),

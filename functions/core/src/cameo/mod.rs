@@ -25,5 +25,6 @@ mod tests;
 
 pub use model::{
     Attempt, Cameo, CameoSettings, CameoStatus, CameoView, Permission, SettingsUpdate,
+    VERIFICATION_TTL_MS,
 };
 pub use store::{get_cameo, update_settings};

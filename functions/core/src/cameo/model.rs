@@ -74,7 +74,17 @@ pub enum CameoStatus {
     Verified,
     /// The last recording was refused (see `refusal`).
     Refused,
+    /// The verification lapsed with its recording (see
+    /// [`VERIFICATION_TTL_MS`]): verify again to be cast. Never stored; what
+    /// [`Cameo::status_at`] reports for a stored `Verified` past its time.
+    Expired,
 }
+
+/// How long a verification lets a likeness be cast. The bucket keeps
+/// verification recordings (biometric data) for 30 days and the model's
+/// reference frame comes from that recording, so a verification lapses a
+/// day before its recording can be gone.
+pub const VERIFICATION_TTL_MS: u64 = 29 * 24 * 60 * 60 * 1000;
 
 /// One liveness challenge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,17 +131,34 @@ pub struct Cameo {
 }
 
 impl Cameo {
-    /// Whether the likeness may be cast at all.
-    pub fn is_verified(&self) -> bool {
-        self.status == CameoStatus::Verified
+    /// The verification state at `now_ms`: a verification past
+    /// [`VERIFICATION_TTL_MS`] is `Expired`.
+    pub fn status_at(&self, now_ms: u64) -> CameoStatus {
+        match (self.status, self.expires_at_ms()) {
+            (CameoStatus::Verified, Some(end)) if now_ms >= end => CameoStatus::Expired,
+            (status, _) => status,
+        }
     }
 
-    /// What the owner sees.
-    pub fn view(&self) -> CameoView {
+    /// Whether the likeness may be cast at `now_ms`.
+    pub fn is_verified_at(&self, now_ms: u64) -> bool {
+        self.status_at(now_ms) == CameoStatus::Verified
+    }
+
+    /// When the current verification lapses.
+    fn expires_at_ms(&self) -> Option<u64> {
+        (self.status == CameoStatus::Verified)
+            .then(|| self.verified_at_ms.map(|v| v + VERIFICATION_TTL_MS))
+            .flatten()
+    }
+
+    /// What the owner sees at `now_ms`.
+    pub fn view(&self, now_ms: u64) -> CameoView {
         let parsed = self.settings.parsed();
         CameoView {
-            status: self.status,
+            status: self.status_at(now_ms),
             verified_at: self.verified_at_ms.map(rfc3339_from_ms),
+            expires_at: self.expires_at_ms().map(rfc3339_from_ms),
             refusal: self.refusal.clone(),
             permission: self.settings.permission,
             instructions: self.settings.instructions.clone(),
@@ -148,6 +175,8 @@ pub struct CameoView {
     pub status: CameoStatus,
     /// When it was verified (RFC 3339).
     pub verified_at: Option<String>,
+    /// When that verification lapses and the member must verify again.
+    pub expires_at: Option<String>,
     /// Why the last recording was refused.
     pub refusal: Option<String>,
     /// Who may cast them.

@@ -6,6 +6,7 @@ use super::grants::{self, GrantState};
 use super::verify::{self, RecordingReport};
 use super::*;
 use crate::accounts::User;
+use crate::env::Env;
 use crate::error::ApiError;
 use crate::keys;
 use crate::notifications;
@@ -346,6 +347,52 @@ fn revoking_between_request_and_start_stops_the_job() {
         w.cast(&bruno, "@ana again", &["ana"]).unwrap_err().code,
         "cameo_not_allowed"
     );
+}
+
+#[test]
+fn a_verification_lapses_with_its_recording_and_can_be_renewed() {
+    let w = World::new();
+    let ana = w.verified("ana", Permission::Everyone, "");
+    let bruno = w.member("bruno");
+    let queued = w.cast(&bruno, "@ana on a bike", &["ana"]).unwrap();
+    let cameo = || block_on(get_cameo(&w.store, &ana.id)).unwrap();
+    let view = cameo().view(w.env.now_ms());
+    assert_eq!(view.status, CameoStatus::Verified);
+    assert!(view.expires_at.is_some());
+
+    // A day before the bucket drops the recording, the likeness stops being castable.
+    w.env.advance_ms(VERIFICATION_TTL_MS - 1);
+    w.cast(&bruno, "@ana still", &["ana"]).unwrap();
+    w.env.advance_ms(1);
+    assert_eq!(cameo().view(w.env.now_ms()).status, CameoStatus::Expired);
+    let e = w.cast(&bruno, "@ana later", &["ana"]).unwrap_err();
+    assert_eq!((e.status, e.code), (403, "cameo_not_verified"));
+    assert!(e.message.contains("verify again"), "{}", e.message);
+    // A job queued before the lapse does not run on a recording that may be gone.
+    let answer = block_on(callbacks::start(
+        &w.store,
+        &w.env,
+        &queued.id,
+        StartRequest { attempt: 1 },
+    ))
+    .unwrap();
+    assert_eq!(
+        (answer.status, answer.decision.reason.as_deref()),
+        (409, Some("cameo_consent_withdrawn"))
+    );
+
+    // Verifying again renews it: pending meanwhile, verified after.
+    let attempt = block_on(verify::start(&w.store, &w.env, &ana.id)).unwrap();
+    assert_eq!(cameo().view(w.env.now_ms()).status, CameoStatus::Pending);
+    block_on(verify::finish(
+        &w.store,
+        &w.env,
+        &ana.id,
+        &w.report(&attempt),
+    ))
+    .unwrap();
+    assert_eq!(cameo().view(w.env.now_ms()).status, CameoStatus::Verified);
+    w.cast(&bruno, "@ana renewed", &["ana"]).unwrap();
 }
 
 #[test]

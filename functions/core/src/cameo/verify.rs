@@ -65,7 +65,8 @@ pub async fn start<S: Store>(store: &S, env: &dyn Env, user_id: &str) -> Result<
     update(store, user_id, |c| {
         c.user_id = user_id.to_owned();
         c.attempt = Some(attempt.clone());
-        if c.status != CameoStatus::Verified {
+        // A member verified now stays castable while they verify again.
+        if !c.is_verified_at(now) {
             c.status = CameoStatus::Pending;
         }
         c.updated_at_ms = now;

@@ -196,7 +196,7 @@ pub async fn start<S: Store>(
     // Rules that may refuse a job before it runs are re-checked here, since
     // the world may have changed since it was queued.
     let refusal = match record::load(store, job_id).await? {
-        Some(draft) => refusal_at_start(store, &draft).await?,
+        Some(draft) => refusal_at_start(store, env.now_ms(), &draft).await?,
         None => None,
     };
     let now = env.now_ms();
@@ -244,7 +244,11 @@ pub async fn start<S: Store>(
 /// Why a queued job may no longer run: its remix source is gone, or someone
 /// it casts no longer lets its maker (consent revoked, settings changed,
 /// a block, a new instruction the prompt breaks).
-async fn refusal_at_start<S: Store>(store: &S, draft: &Draft) -> Result<Option<Failure>, ApiError> {
+async fn refusal_at_start<S: Store>(
+    store: &S,
+    now_ms: u64,
+    draft: &Draft,
+) -> Result<Option<Failure>, ApiError> {
     if let Some(source) = &draft.remix_of
         && store.get(&keys::video(source)).await?.is_none()
     {
@@ -254,7 +258,8 @@ async fn refusal_at_start<S: Store>(store: &S, draft: &Draft) -> Result<Option<F
         }));
     }
     let consent =
-        crate::cameo::cast::recheck(store, &draft.owner, &draft.prompt, &draft.cameos).await?;
+        crate::cameo::cast::recheck(store, now_ms, &draft.owner, &draft.prompt, &draft.cameos)
+            .await?;
     Ok(consent.map(|(_, reason)| Failure {
         code: "cameo_consent_withdrawn".into(),
         reason,

@@ -60,7 +60,8 @@ pub async fn create_generation<S: Store>(
         &input.cameos,
     )
     .await?;
-    let cast = crate::cameo::cast::check(store, user, &input.prompt, &input.cameos).await?;
+    let cast =
+        crate::cameo::cast::check(store, env.now_ms(), user, &input.prompt, &input.cameos).await?;
     if let Some(source) = &input.remix_of {
         check_remix_source(store, &user.id, source).await?;
     }
