@@ -54,6 +54,7 @@ fn event(kind: Kind, fan: u32) -> NewNotification {
         actor: Some(Actor {
             id: format!("01FAN{fan:021}"),
             handle: format!("fan{fan}"),
+            deleted: false,
         }),
         subject: Subject {
             video_id: Some("01VIDEO0000000000000000000".into()),

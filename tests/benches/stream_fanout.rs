@@ -162,6 +162,7 @@ async fn measure(
             actor: Some(Actor {
                 id: format!("01BENCHACTOR{streams_per_member:04}{e:010}"),
                 handle: format!("fan{e}"),
+                deleted: false,
             }),
             subject: Subject::default(),
             text: None,
