@@ -5,8 +5,9 @@ use std::sync::atomic::AtomicBool;
 
 use dreamreel_core::cameo::verify::parse_recording_key;
 use dreamreel_core::jobs::spec::job_id_from_key;
-use dreamreel_worker::backends::openai::{audio, mp4};
+use dreamreel_worker::backends::openai::audio;
 use dreamreel_worker::event::{decode_key, parse_event_bytes};
+use dreamreel_worker::media::mp4;
 use dreamreel_worker::verification::probe_mp4;
 use dreamreel_worker::{Aspect, GenerationSpec, JobControl};
 

@@ -17,6 +17,9 @@ pub mod fail_code {
     pub const CONTENT_BLOCKED_FRAMES: &str = "content_blocked_frames";
     /// A remote model's service refused the prompt (its moderation), not our checks.
     pub const CONTENT_BLOCKED_PROVIDER: &str = "content_blocked_provider";
+    /// A cast member's verified recording (the model's reference frame) is
+    /// gone or does not decode; they must verify their cameo again.
+    pub const CAMEO_REFERENCE_UNAVAILABLE: &str = "cameo_reference_unavailable";
 }
 
 /// How a job ended (for this delivery). Nothing here wants a redelivery.

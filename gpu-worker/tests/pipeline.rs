@@ -420,3 +420,228 @@ async fn bad_specs_and_strange_events_are_reported_not_crashes() {
 
     assert_eq!(model.renders.load(Ordering::SeqCst), 0);
 }
+
+/// A model that keeps the reference image each render was given.
+#[derive(Default)]
+struct Conditioned {
+    seen: std::sync::Mutex<Vec<Option<dreamreel_worker::ReferenceImage>>>,
+}
+
+impl dreamreel_worker::VideoModel for Conditioned {
+    fn name(&self) -> &str {
+        "conditioned"
+    }
+
+    fn generate(
+        &self,
+        spec: &dreamreel_worker::GenerationSpec,
+        sink: &mut dyn dreamreel_worker::FrameSink,
+        control: &dreamreel_worker::JobControl<'_>,
+    ) -> Result<dreamreel_worker::Soundtrack, dreamreel_worker::ModelError> {
+        self.seen.lock().unwrap().push(spec.reference.clone());
+        dreamreel_worker::LocalModel.generate(spec, sink, control)
+    }
+}
+
+/// The mean RGB of a picture.
+fn mean_colour(rgb: &[u8]) -> [f64; 3] {
+    let mut sum = [0f64; 3];
+    for px in rgb.chunks_exact(3) {
+        for (s, &c) in sum.iter_mut().zip(px) {
+            *s += f64::from(c);
+        }
+    }
+    sum.map(|s| s / (rgb.len() / 3) as f64)
+}
+
+#[tokio::test]
+async fn the_first_cast_member_with_a_recording_conditions_the_model() {
+    let edge = Edge::start().await;
+    let mut objects = Objects::start().await;
+    let model = Arc::new(Conditioned::default());
+    let (worker, _) = worker(&objects, config(&edge), model.clone());
+    let green = common::recording(|_, _| [40, 180, 90]);
+    let red = common::recording(|_, _| [210, 30, 30]);
+    let ana = common::put_recording(&objects, "01JUSERANA0000000000000000", green).await;
+    let carla = common::put_recording(&objects, "01JUSERCARLA00000000000000", red).await;
+
+    // Bruno has no verified recording; Ana comes before Carla.
+    let id = job_id();
+    let mut spec = common::spec(&id);
+    spec.cast = vec![
+        common::cast_member("bruno", None),
+        common::cast_member("ana", Some(ana)),
+        common::cast_member("carla", Some(carla)),
+    ];
+    let event = objects
+        .put_job(&id, &serde_json::to_vec(&spec).unwrap())
+        .await;
+    let report = worker.handle_event(&event).await.unwrap();
+    assert!(
+        matches!(report.jobs[0].result, Ok(JobOutcome::Completed { .. })),
+        "{:?}",
+        report.jobs[0].result
+    );
+
+    let image = model.seen.lock().unwrap()[0]
+        .clone()
+        .expect("a reference frame");
+    assert_eq!(
+        (image.handle.as_str(), image.width, image.height),
+        ("ana", 720, 720)
+    );
+    assert_eq!(image.rgb.len(), 720 * 720 * 3);
+    // Her recording's colour, through H.264 and back (the watermark is small).
+    let [r, g, b] = mean_colour(&image.rgb);
+    assert!(
+        (r - 40.0).abs() < 16.0 && (g - 180.0).abs() < 16.0 && (b - 90.0).abs() < 16.0,
+        "mean colour {r:.0},{g:.0},{b:.0}"
+    );
+
+    // No cast, no reference.
+    let plain = job_id();
+    let event = objects.put_spec(&plain).await;
+    worker.handle_event(&event).await.unwrap();
+    assert_eq!(model.seen.lock().unwrap()[1..], [None]);
+}
+
+#[tokio::test]
+async fn a_cast_members_missing_or_broken_recording_fails_the_job_once() {
+    let edge = Edge::start().await;
+    let mut objects = Objects::start().await;
+    let model = Arc::new(Counting::default());
+    let (worker, ledger) = worker(&objects, config(&edge), model.clone());
+    // Expired (a lifecycle rule removed it), and an upload that is no video.
+    let gone =
+        dreamreel_core::cameo::verify::recording_key("01JUSERANA0000000000000000", &job_id());
+    let junk = common::put_recording(
+        &objects,
+        "01JUSERANA0000000000000000",
+        b"not a video".to_vec(),
+    )
+    .await;
+
+    for key in [gone, junk] {
+        let id = job_id();
+        let mut spec = common::spec(&id);
+        spec.cast = vec![common::cast_member("ana", Some(key.clone()))];
+        let event = objects
+            .put_job(&id, &serde_json::to_vec(&spec).unwrap())
+            .await;
+        let report = worker.handle_event(&event).await.unwrap();
+        assert!(
+            matches!(
+                &report.jobs[0].result,
+                Ok(JobOutcome::Failed { attempts: 1, code, reported: true, .. })
+                    if *code == fail_code::CAMEO_REFERENCE_UNAVAILABLE
+            ),
+            "{key}: {:?}",
+            report.jobs[0].result
+        );
+        // Consent was rechecked first; then the failure, never a render.
+        assert_eq!(edge.actions(&id), ["start", "fail"]);
+        let fail = edge.calls(&id)[1].body.clone();
+        assert_eq!(fail["code"], fail_code::CAMEO_REFERENCE_UNAVAILABLE);
+        let reason = fail["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("@ana must verify their cameo again"),
+            "{reason}"
+        );
+        assert!(!reason.contains(&key), "the reason names no storage key");
+        let record = ledger.get(&id).await.unwrap().unwrap();
+        assert_eq!((record.state, record.attempts), (JobState::Failed, 1));
+        let again = worker.handle_event(&event).await.unwrap();
+        assert!(matches!(again.jobs[0].result, Ok(JobOutcome::AlreadyDone)));
+    }
+    assert_eq!(model.renders.load(Ordering::SeqCst), 0);
+}
+
+/// The local store, but reading cameo recordings fails the first `n` times.
+struct FlakyRecordings {
+    inner: dreamreel_worker::S3Storage,
+    failures: AtomicU32,
+}
+
+impl dreamreel_worker::ObjectStorage for FlakyRecordings {
+    fn get<'a>(
+        &'a self,
+        key: &'a str,
+        limit: u64,
+    ) -> dreamreel_worker::ledger::BoxFuture<
+        'a,
+        Result<Option<Vec<u8>>, dreamreel_worker::StorageError>,
+    > {
+        let fail = key.starts_with("cameo/")
+            && self
+                .failures
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+        if fail {
+            return Box::pin(async move {
+                Err(dreamreel_worker::StorageError::Service {
+                    op: "GetObject",
+                    key: key.to_owned(),
+                    detail: "SlowDown: please reduce your request rate".into(),
+                })
+            });
+        }
+        self.inner.get(key, limit)
+    }
+
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        body: Vec<u8>,
+        content_type: &'a str,
+    ) -> dreamreel_worker::ledger::BoxFuture<'a, Result<(), dreamreel_worker::StorageError>> {
+        self.inner.put(key, body, content_type)
+    }
+
+    fn delete<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> dreamreel_worker::ledger::BoxFuture<'a, Result<(), dreamreel_worker::StorageError>> {
+        self.inner.delete(key)
+    }
+}
+
+#[tokio::test]
+async fn storage_trouble_reading_a_recording_is_retried() {
+    let edge = Edge::start().await;
+    let mut objects = Objects::start().await;
+    let model = Arc::new(Conditioned::default());
+    let storage = FlakyRecordings {
+        inner: objects.storage(),
+        failures: AtomicU32::new(1),
+    };
+    let ledger = Arc::new(dreamreel_worker::SqliteLedger::in_memory().unwrap());
+    let worker = dreamreel_worker::Worker::new(
+        config(&edge),
+        ledger.clone(),
+        Arc::new(storage),
+        model.clone(),
+    )
+    .unwrap();
+    let mp4 = common::recording(|_, _| [40, 180, 90]);
+    let key = common::put_recording(&objects, "01JUSERANA0000000000000000", mp4).await;
+    let id = job_id();
+    let mut spec = common::spec(&id);
+    spec.cast = vec![common::cast_member("ana", Some(key))];
+    let event = objects
+        .put_job(&id, &serde_json::to_vec(&spec).unwrap())
+        .await;
+
+    let first = worker.handle_event(&event).await.unwrap();
+    assert!(
+        matches!(&first.jobs[0].result, Err(JobError::AttemptFailed { attempt: 1, reason }) if reason.contains("SlowDown")),
+        "{:?}",
+        first.jobs[0].result
+    );
+    run_queue(&worker, vec![event]).await;
+    let record = ledger.get(&id).await.unwrap().unwrap();
+    assert_eq!((record.state, record.attempts), (JobState::Completed, 2));
+    assert_eq!(edge.count(&id, "fail"), 0);
+    let seen = model.seen.lock().unwrap();
+    assert_eq!(seen.len(), 1, "one render, on the attempt that read it");
+    assert_eq!(seen[0].as_ref().map(|r| r.handle.as_str()), Some("ana"));
+}

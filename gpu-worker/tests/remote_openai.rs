@@ -14,7 +14,8 @@ use bytes::Bytes;
 use dreamreel_worker::backends::openai::{OpenAiModel, OpenAiSettings};
 use dreamreel_worker::provenance::{Ink, Watermark};
 use dreamreel_worker::{
-    Aspect, GenerationSpec, ModelError, Progress, RenderError, RenderedClip, Stage, render_clip,
+    Aspect, GenerationSpec, ModelError, Progress, ReferenceImage, RenderError, RenderedClip, Stage,
+    render_clip,
 };
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
@@ -40,8 +41,10 @@ struct Script {
     content: Vec<u8>,
     /// "METHOD path" of every call, with when it arrived.
     calls: Vec<(String, Instant)>,
-    /// The multipart fields of the last create.
+    /// The multipart text fields of the last create.
     fields: HashMap<String, String>,
+    /// Its file parts: field name → (file name, content type, bytes).
+    files: HashMap<String, (String, String, Vec<u8>)>,
     /// The download hangs for a minute before answering.
     stall_content: bool,
 }
@@ -159,7 +162,7 @@ async fn answer(
     match (parts.method.as_str(), path.as_str()) {
         ("POST", "/v1/videos") => {
             let content_type = parts.headers["content-type"].to_str().unwrap().to_owned();
-            let Some(fields) = multipart_fields(&content_type, &body) else {
+            let Some((fields, files)) = multipart_parts(&content_type, &body) else {
                 return respond(error(
                     400,
                     "invalid_multipart",
@@ -169,12 +172,24 @@ async fn answer(
             let complete = ["model", "prompt", "seconds", "size"]
                 .iter()
                 .all(|k| fields.contains_key(*k));
+            // As documented: a reference image must be exactly the requested size.
+            let reference_fits = files.get("input_reference").is_none_or(|(_, _, png)| {
+                png_size(png).map(|(w, h)| format!("{w}x{h}")) == fields.get("size").cloned()
+            });
             script.fields = fields;
+            script.files = files;
             if let Some(reply) = script.create.pop_front() {
                 return respond(reply);
             }
             if !complete {
                 return respond(error(400, "missing_field", "A field is missing."));
+            }
+            if !reference_fits {
+                return respond(error(
+                    400,
+                    "invalid_value",
+                    "The reference image must match the requested width and height.",
+                ));
             }
             respond(video("queued", 0))
         }
@@ -203,23 +218,128 @@ async fn answer(
     }
 }
 
-/// Fields of a `multipart/form-data` body (text parts only).
-fn multipart_fields(content_type: &str, body: &[u8]) -> Option<HashMap<String, String>> {
-    let boundary = content_type
-        .strip_prefix("multipart/form-data; boundary=")?
-        .to_owned();
-    let text = std::str::from_utf8(body).ok()?;
-    let mut fields = HashMap::new();
-    for part in text.split(&format!("--{boundary}")) {
-        let Some((head, value)) = part.split_once("\r\n\r\n") else {
-            continue;
-        };
-        let name = head.split("name=\"").nth(1)?.split('"').next()?;
-        fields.insert(name.to_owned(), value.strip_suffix("\r\n")?.to_owned());
+/// Text fields and file parts of a `multipart/form-data` body.
+type Form = (
+    HashMap<String, String>,
+    HashMap<String, (String, String, Vec<u8>)>,
+);
+
+/// Parses a `multipart/form-data` body: every part between delimiter lines,
+/// its headers, and its bytes (files are binary, so nothing assumes UTF-8).
+fn multipart_parts(content_type: &str, body: &[u8]) -> Option<Form> {
+    let boundary = content_type.strip_prefix("multipart/form-data; boundary=")?;
+    let delimiter = format!("--{boundary}").into_bytes();
+    let mut pieces = Vec::new();
+    let mut rest = body;
+    while let Some(at) = rest.windows(delimiter.len()).position(|w| w == delimiter) {
+        pieces.push(&rest[..at]);
+        rest = &rest[at + delimiter.len()..];
     }
-    text.trim_end()
-        .ends_with(&format!("--{boundary}--"))
-        .then_some(fields)
+    // Nothing before the first delimiter; the last one is closed with "--".
+    if pieces.first() != Some(&&b""[..]) || rest != b"--\r\n" {
+        return None;
+    }
+    let (mut fields, mut files) = (HashMap::new(), HashMap::new());
+    for piece in &pieces[1..] {
+        let piece = piece.strip_prefix(b"\r\n")?.strip_suffix(b"\r\n")?;
+        let split = piece.windows(4).position(|w| w == b"\r\n\r\n")?;
+        let head = std::str::from_utf8(&piece[..split]).ok()?;
+        let value = piece[split + 4..].to_vec();
+        let quoted = |key: &str| {
+            head.split(&format!("{key}=\""))
+                .nth(1)
+                .and_then(|v| v.split('"').next())
+                .map(str::to_owned)
+        };
+        let name = quoted("; name")?;
+        match quoted("filename") {
+            Some(filename) => {
+                let content_type = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Type: "))?
+                    .to_owned();
+                files.insert(name, (filename, content_type, value));
+            }
+            None => {
+                fields.insert(name, String::from_utf8(value).ok()?);
+            }
+        }
+    }
+    Some((fields, files))
+}
+
+/// A PNG's width and height, from its header chunk.
+fn png_size(png: &[u8]) -> Option<(u32, u32)> {
+    let be = |at: usize| Some(u32::from_be_bytes(png.get(at..at + 4)?.try_into().ok()?));
+    (png.get(..8)? == b"\x89PNG\r\n\x1a\n" && png.get(12..16)? == b"IHDR")
+        .then_some((be(16)?, be(20)?))
+}
+
+/// Decodes an 8-bit RGB, non-interlaced PNG (any filter per row) to its
+/// size and row-major pixels, checking every chunk's CRC.
+fn png_rgb(png: &[u8]) -> (u32, u32, Vec<u8>) {
+    use std::io::Read;
+    let (width, height) = png_size(png).expect("a PNG header");
+    let mut at = 8;
+    let mut idat = Vec::new();
+    while at < png.len() {
+        let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+        let (kind, data) = (&png[at + 4..at + 8], &png[at + 8..at + 8 + len]);
+        let crc = u32::from_be_bytes(png[at + 8 + len..at + 12 + len].try_into().unwrap());
+        assert_eq!(
+            crc,
+            crc32fast::hash(&png[at + 4..at + 8 + len]),
+            "chunk CRC"
+        );
+        match kind {
+            b"IHDR" => assert_eq!(&data[8..], [8, 2, 0, 0, 0], "8-bit RGB"),
+            b"IDAT" => idat.extend_from_slice(data),
+            _ => {}
+        }
+        at += 12 + len;
+    }
+    let mut raw = Vec::new();
+    flate2::read::ZlibDecoder::new(&idat[..])
+        .read_to_end(&mut raw)
+        .unwrap();
+    let row = width as usize * 3;
+    assert_eq!(raw.len(), (row + 1) * height as usize);
+    let mut rgb = vec![0u8; row * height as usize];
+    for (y, line) in raw.chunks_exact(row + 1).enumerate() {
+        for i in 0..row {
+            let a = if i >= 3 { rgb[y * row + i - 3] } else { 0 };
+            let b = if y > 0 { rgb[(y - 1) * row + i] } else { 0 };
+            let c = if i >= 3 && y > 0 {
+                rgb[(y - 1) * row + i - 3]
+            } else {
+                0
+            };
+            let predicted = match line[0] {
+                0 => 0,
+                1 => a,
+                2 => b,
+                3 => ((u16::from(a) + u16::from(b)) / 2) as u8,
+                4 => {
+                    let p = i16::from(a) + i16::from(b) - i16::from(c);
+                    let (pa, pb, pc) = (
+                        (p - i16::from(a)).abs(),
+                        (p - i16::from(b)).abs(),
+                        (p - i16::from(c)).abs(),
+                    );
+                    if pa <= pb && pa <= pc {
+                        a
+                    } else if pb <= pc {
+                        b
+                    } else {
+                        c
+                    }
+                }
+                other => panic!("unknown PNG filter {other}"),
+            };
+            rgb[y * row + i] = line[1 + i].wrapping_add(predicted);
+        }
+    }
+    (width, height, rgb)
 }
 
 /// The tone in the provider's sound track (the synthesiser never holds one).
@@ -361,6 +481,10 @@ fn a_remote_clip_is_decoded_watermarked_and_scored() {
     assert_eq!(fields["prompt"], s.prompt);
     assert_eq!(fields["seconds"], "4");
     assert_eq!(fields["size"], "720x1280");
+    assert!(
+        fake.script.lock().unwrap().files.is_empty(),
+        "no cast, no input_reference"
+    );
     let calls = fake.calls();
     assert_eq!(calls[0], "POST /v1/videos");
     assert_eq!(
@@ -461,6 +585,79 @@ fn a_remote_clip_is_decoded_watermarked_and_scored() {
     }
 }
 
+const RED: [u8; 3] = [230, 20, 20];
+const BLUE: [u8; 3] = [20, 20, 230];
+
+/// Within `tolerance` of `want` in every channel.
+fn near(got: &[u8], want: [u8; 3], tolerance: u8) -> bool {
+    got.iter()
+        .zip(want)
+        .all(|(&g, w)| g.abs_diff(w) <= tolerance)
+}
+
+/// Rows of a 720-wide RGB picture, every 13th pixel of `columns`, each
+/// checked against `want(row)` (`None`: not checked).
+fn check_rows(
+    rgb: &[u8],
+    columns: std::ops::Range<usize>,
+    want: impl Fn(usize) -> Option<[u8; 3]>,
+    tolerance: u8,
+) {
+    for (y, row) in rgb.chunks_exact(720 * 3).enumerate() {
+        let Some(colour) = want(y) else { continue };
+        for x in columns.clone().step_by(13) {
+            let px = &row[x * 3..x * 3 + 3];
+            assert!(
+                near(px, colour, tolerance),
+                "({x}, {y}): {px:?} is not {colour:?}"
+            );
+        }
+    }
+}
+
+/// A cast member's reference goes to the provider as `input_reference`: a
+/// PNG of exactly the requested size showing the reference (a 360x640
+/// spec is half the provider's 720x1280, so the picture is doubled).
+#[test]
+fn a_cameo_reference_is_sent_as_a_png_of_the_requested_size() {
+    let fake = Fake::start(happy_script());
+    let mut spec = spec();
+    let (w, h) = (spec.width, spec.height);
+    let rgb = (0..w * h)
+        .flat_map(|i| if i / w < h / 2 { RED } else { BLUE })
+        .collect();
+    spec.reference = Some(ReferenceImage {
+        handle: "ana".into(),
+        width: w,
+        height: h,
+        rgb,
+    });
+    let model = OpenAiModel::new(fake.settings());
+    let clip = render_clip(&model, &spec, &|_| {}, &AtomicBool::new(false)).expect("render");
+    assert_eq!(clip.frames, 48);
+
+    let script = fake.script.lock().unwrap();
+    assert_eq!(script.fields["size"], "720x1280");
+    assert_eq!(script.fields["prompt"], spec.prompt);
+    assert_eq!(script.fields["model"], "sora-2");
+    let (filename, content_type, png) = &script.files["input_reference"];
+    assert_eq!(
+        (filename.as_str(), content_type.as_str()),
+        ("reference.png", "image/png")
+    );
+    let (width, height, pixels) = png_rgb(png);
+    assert_eq!((width, height), (720, 1280));
+    check_rows(
+        &pixels,
+        0..720,
+        |y| match y {
+            ..639 => Some(RED),
+            641.. => Some(BLUE),
+            _ => None,
+        },
+        0,
+    );
+}
 /// The decoded sound lasts the clip, less at most Opus's pre-skip
 /// (which ffmpeg trims from the front).
 fn assert_close_to_length(decoded: usize) {
@@ -834,6 +1031,71 @@ async fn a_worker_on_the_openai_backend_publishes_remote_clips() {
         .unwrap();
 }
 
+/// Through the job shell: a square clip casting Ana sends the first
+/// picture of her verification recording, cropped to the square and placed
+/// where the provider's portrait frame will be cropped back to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_sends_a_cast_members_recording_as_the_reference() {
+    use common::{Edge, Objects, config, job_id};
+    use dreamreel_worker::{JobLedger, JobOutcome, SqliteLedger, Worker};
+
+    let fake = tokio::task::spawn_blocking(|| Fake::start(happy_script()))
+        .await
+        .unwrap();
+    let edge = Edge::start().await;
+    let mut objects = Objects::start().await;
+    let mut settings = config(&edge);
+    settings.model = "openai".into();
+    settings.models.openai = Some(fake.settings());
+    let ledger: Arc<dyn JobLedger> = Arc::new(SqliteLedger::in_memory().unwrap());
+    let worker = Worker::with_backend(settings, ledger, Arc::new(objects.storage())).unwrap();
+    // A 320x240 recording, red over its top quarter and blue below.
+    let mp4 =
+        tokio::task::spawn_blocking(|| common::recording(|_, y| if y < 60 { RED } else { BLUE }))
+            .await
+            .unwrap();
+    let key = common::put_recording(&objects, "01JUSERANA0000000000000000", mp4).await;
+    let id = job_id();
+    let mut spec = common::spec(&id);
+    spec.cast = vec![common::cast_member("ana", Some(key))];
+    let event = objects
+        .put_job(&id, &serde_json::to_vec(&spec).unwrap())
+        .await;
+    let report = worker.handle_event(&event).await.unwrap();
+    let outcome = report.jobs[0].result.as_ref().unwrap();
+    assert!(
+        matches!(outcome, JobOutcome::Completed { attempt: 1, .. }),
+        "{outcome:?}"
+    );
+
+    let (size, png) = {
+        let script = fake.script.lock().unwrap();
+        (
+            script.fields["size"].clone(),
+            script.files["input_reference"].2.clone(),
+        )
+    };
+    assert_eq!(size, "720x1280");
+    let (width, height, pixels) = png_rgb(&png);
+    assert_eq!((width, height), (720, 1280));
+    // The 720x720 reference fills rows 280..1000: red to 280 + 180, blue
+    // after; above and below, its edge rows repeat. The middle third of
+    // the columns is clear of the recording's watermark.
+    check_rows(
+        &pixels,
+        240..480,
+        |y| match y {
+            ..440 => Some(RED),
+            480.. => Some(BLUE),
+            _ => None,
+        },
+        40,
+    );
+    tokio::task::spawn_blocking(move || drop(fake))
+        .await
+        .unwrap();
+}
+
 #[test]
 fn a_stalled_download_times_out_and_a_cancel_interrupts_it() {
     let script = || Script {
@@ -900,7 +1162,7 @@ fn a_download_over_the_cap_is_refused() {
 
 #[test]
 fn the_mp4_reader_survives_every_single_byte_corruption_of_its_tables() {
-    use dreamreel_worker::backends::openai::mp4;
+    use dreamreel_worker::media::mp4;
     let file = provider_mp4();
     let movie = mp4::read(file).expect("the clean file reads");
     assert_eq!(movie.video.samples.len(), 120);

@@ -1,7 +1,13 @@
-//! Encoding: H.264 video, Opus audio, fast-start MP4 muxing and a JPEG thumbnail.
+//! Encoding: H.264 video, Opus audio, fast-start MP4 muxing and a JPEG
+//! thumbnail; reading: a bounded MP4 reader and H.264 decoding (a
+//! provider's clip, a cameo's reference frame); PNG for reference images.
 
 mod audio;
+pub(crate) mod decode;
+pub mod mp4;
 mod mux;
+pub mod png;
+pub mod reference;
 mod thumbnail;
 mod video;
 

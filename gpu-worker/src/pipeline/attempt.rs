@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use dreamreel_core::cameo::verify::MAX_RECORDING_BYTES;
 use dreamreel_core::jobs::{JobSpec, Quantized, WireEmbedding, job_key, media_keys};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -17,7 +18,7 @@ use crate::model::{ModelError, Progress};
 use crate::progress::{ProgressMap, UPLOAD_START};
 use crate::render::{RenderError, RenderedClip, render_sampled};
 use crate::safety::FrameSampler;
-use crate::spec::{Aspect, GenerationSpec};
+use crate::spec::{Aspect, GenerationSpec, ReferenceImage};
 use crate::storage::{MAX_SPEC_BYTES, StorageError};
 
 /// Why an attempt stopped short of a completed job.
@@ -34,6 +35,8 @@ pub(super) enum Stop {
     FramesBlocked(String),
     /// A remote model's service refused the prompt on content grounds.
     ProviderBlocked(String),
+    /// A cast member's reference recording is gone or unreadable.
+    ReferenceUnavailable(String),
     /// Someone else holds the lease now.
     LeaseLost,
 }
@@ -62,7 +65,7 @@ impl Worker {
             "spec read",
             json!({"owner": spec.owner, "duration_ms": spec.duration_ms, "aspect": spec.aspect}),
         );
-        let generation = generation_spec(&spec)?;
+        let mut generation = generation_spec(&spec)?;
         // Before the start callback and any model time: a refusal here costs nothing.
         let embedding = self
             .screen_prompt(attempt, &generation.prompt, &spec.prompt)
@@ -78,6 +81,8 @@ impl Worker {
             Err(e) => return Err(Stop::Retry(e.to_string())),
         }
 
+        // After the edge's consent recheck: only a cast still allowed is fetched.
+        generation.reference = self.reference(attempt, &spec, &generation).await?;
         let started = Instant::now();
         let (clip, samples) = self.render(attempt, generation.clone()).await?;
         attempt.log.info(
@@ -230,6 +235,63 @@ impl Worker {
                     blocked.category, blocked.reason
                 )))
             }
+        }
+    }
+
+    /// The reference frame of the first cast member (in cast order) with a
+    /// verified recording. A recording that is gone or does not decode ends
+    /// the job rather than dropping the likeness; storage trouble retries.
+    async fn reference(
+        &self,
+        attempt: &Attempt<'_>,
+        spec: &JobSpec,
+        generation: &GenerationSpec,
+    ) -> Result<Option<ReferenceImage>, Stop> {
+        let Some((member, key)) = spec
+            .cast
+            .iter()
+            .find_map(|m| m.reference_key.as_deref().map(|key| (m, key)))
+        else {
+            return Ok(None);
+        };
+        let handle = member.handle.clone();
+        let gone = |problem: String| {
+            attempt.log.warn(
+                "cameo reference unavailable",
+                json!({"handle": handle, "key": key, "problem": problem}),
+            );
+            Stop::ReferenceUnavailable(format!(
+                "the verified recording of @{handle} is no longer available; \
+                 @{handle} must verify their cameo again"
+            ))
+        };
+        let started = Instant::now();
+        let bytes = match self.storage.get(key, MAX_RECORDING_BYTES).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Err(gone("not in storage".into())),
+            Err(e @ StorageError::TooLarge { .. }) => return Err(gone(e.to_string())),
+            Err(e) => return Err(Stop::Retry(e.to_string())),
+        };
+        let (who, width, height) = (handle.clone(), generation.width, generation.height);
+        let decoded = tokio::task::spawn_blocking(move || {
+            crate::media::reference::from_recording(&who, &bytes, width, height)
+        })
+        .await
+        .map_err(|e| Stop::Retry(format!("the reference decode died: {e}")))?;
+        match decoded {
+            Ok(image) => {
+                // The handle and key only: the picture is someone's face.
+                attempt.log.info(
+                    "cameo reference frame",
+                    json!({
+                        "handle": handle,
+                        "key": key,
+                        "decode_ms": started.elapsed().as_millis() as u64,
+                    }),
+                );
+                Ok(Some(image))
+            }
+            Err(problem) => Err(gone(problem)),
         }
     }
 

@@ -293,6 +293,10 @@ impl Worker {
                 )
                 .await
             }
+            Stop::ReferenceUnavailable(reason) => {
+                let code = fail_code::CAMEO_REFERENCE_UNAVAILABLE;
+                self.give_up(&attempt, number, code, reason, true).await
+            }
             Stop::Invalid { reason, report } => {
                 self.give_up(&attempt, number, fail_code::INVALID_SPEC, reason, report)
                     .await
@@ -415,6 +419,7 @@ fn split_code(recorded: String) -> (&'static str, String) {
         fail_code::CONTENT_BLOCKED_SEMANTIC,
         fail_code::CONTENT_BLOCKED_FRAMES,
         fail_code::CONTENT_BLOCKED_PROVIDER,
+        fail_code::CAMEO_REFERENCE_UNAVAILABLE,
         fail_code::GENERATION_FAILED,
     ] {
         if let Some(reason) = recorded

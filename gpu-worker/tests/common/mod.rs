@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use dreamreel_core::cameo::cast::CastMember;
 use dreamreel_core::jobs::callback::{NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use dreamreel_core::jobs::{CallbackAuth, JobSpec};
 use dreamreel_local::objects::{ObjectStore, ObjectStoreConfig, serve};
@@ -330,6 +331,95 @@ impl VideoModel for Broken {
     ) -> Result<Soundtrack, ModelError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Err(ModelError::Backend("CUDA error: out of memory".into()))
+    }
+}
+
+/// A model that paints every frame the same picture, `colour(x, y)` in RGB.
+pub struct Painted(pub fn(u32, u32) -> [u8; 3]);
+
+impl VideoModel for Painted {
+    fn name(&self) -> &str {
+        "painted"
+    }
+
+    fn generate(
+        &self,
+        spec: &GenerationSpec,
+        sink: &mut dyn FrameSink,
+        control: &JobControl<'_>,
+    ) -> Result<Soundtrack, ModelError> {
+        let (w, h) = (spec.width, spec.height);
+        let mut frame = dreamreel_worker::YuvFrame::new(w, h);
+        let (y, u, v) = frame.planes_mut();
+        for row in 0..h {
+            for col in 0..w {
+                let [l, cb, cr] = yuv709(self.0(col, row));
+                y[(row * w + col) as usize] = l;
+                if row % 2 == 0 && col % 2 == 0 {
+                    let at = ((row / 2) * (w / 2) + col / 2) as usize;
+                    (u[at], v[at]) = (cb, cr);
+                }
+            }
+        }
+        for _ in 0..spec.frame_count() {
+            control.checkpoint()?;
+            sink.push(&frame)?;
+        }
+        Ok(Soundtrack {
+            samples: vec![0.0; spec.audio_samples() * 2],
+        })
+    }
+}
+
+/// RGB to BT.709 limited-range YUV, as the worker's frames are.
+pub fn yuv709([r, g, b]: [u8; 3]) -> [u8; 3] {
+    let (r, g, b) = (f64::from(r), f64::from(g), f64::from(b));
+    let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    let q = |x: f64| x.round().clamp(0.0, 255.0) as u8;
+    [
+        q(16.0 + 219.0 * y / 255.0),
+        q(128.0 + 224.0 * (b - y) / 1.8556 / 255.0),
+        q(128.0 + 224.0 * (r - y) / 1.5748 / 255.0),
+    ]
+}
+
+/// A 2-second 320x240 cameo recording (H.264 + sound, the worker's own
+/// encoder) whose every frame is `colour(x, y)`.
+pub fn recording(colour: fn(u32, u32) -> [u8; 3]) -> Vec<u8> {
+    let spec = GenerationSpec {
+        width: 320,
+        height: 240,
+        ..GenerationSpec::new(
+            "a verification recording",
+            2_000,
+            dreamreel_worker::Aspect::Landscape,
+            1,
+        )
+    };
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    dreamreel_worker::render_clip(&Painted(colour), &spec, &|_| {}, &cancel)
+        .expect("a recording")
+        .mp4
+}
+
+/// Stores `mp4` as a verification recording of `user_id`; returns its key.
+pub async fn put_recording(objects: &Objects, user_id: &str, mp4: Vec<u8>) -> String {
+    let key = dreamreel_core::cameo::verify::recording_key(user_id, &job_id());
+    objects
+        .storage()
+        .put(&key, mp4, "video/mp4")
+        .await
+        .expect("recording upload");
+    key
+}
+
+/// A cast member as the edge writes them into a job.
+pub fn cast_member(handle: &str, reference_key: Option<String>) -> CastMember {
+    CastMember {
+        user_id: format!("01JUSER{:0>19}", handle.to_uppercase()),
+        handle: handle.to_owned(),
+        preferences: Vec::new(),
+        reference_key,
     }
 }
 

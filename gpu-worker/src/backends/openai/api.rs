@@ -11,7 +11,9 @@ use http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use serde::Deserialize;
 
-use super::settings::{OpenAiSettings, provider_seconds, provider_size};
+use super::multipart::{FilePart, form};
+use super::reference::input_reference;
+use super::settings::{OpenAiSettings, provider_dimensions, provider_seconds, provider_size};
 use crate::model::{JobControl, ModelError};
 use crate::spec::GenerationSpec;
 
@@ -102,27 +104,29 @@ impl<'a> Api<'a> {
         })
     }
 
-    /// `POST /videos`: starts a job. Only rate limits are retried here: after
-    /// a server error the job may exist, and a blind retry would pay twice.
+    /// `POST /videos`: starts a job, with the spec's reference image as
+    /// `input_reference` when it has one. Only rate limits are retried here:
+    /// after a server error the job may exist, and a blind retry would pay twice.
     pub async fn create(&self, spec: &GenerationSpec) -> Result<Video, ModelError> {
-        let boundary = format!("dreamreel-{}", crate::random_hex(12));
         let seconds = provider_seconds(spec).to_string();
-        let mut body = Vec::new();
-        for (name, value) in [
+        let image = spec
+            .reference
+            .as_ref()
+            .map(|r| input_reference(r, provider_dimensions(spec)))
+            .transpose()?;
+        let file = image.as_deref().map(|png| FilePart {
+            name: "input_reference",
+            filename: "reference.png",
+            content_type: "image/png",
+            body: png,
+        });
+        let fields = [
             ("model", self.settings.model.as_str()),
             ("prompt", spec.prompt.as_str()),
             ("seconds", seconds.as_str()),
             ("size", provider_size(spec)),
-        ] {
-            body.extend_from_slice(
-                format!(
-                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-                )
-                .as_bytes(),
-            );
-        }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        let content_type = format!("multipart/form-data; boundary={boundary}");
+        ];
+        let (content_type, body) = form(&fields, file);
         let answer = self
             .call(
                 Method::POST,

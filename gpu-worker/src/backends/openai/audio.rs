@@ -10,8 +10,8 @@ use symphonia_core::audio::SampleBuffer;
 use symphonia_core::codecs::{CODEC_TYPE_AAC, CodecParameters, Decoder, DecoderOptions};
 use symphonia_core::formats::Packet;
 
-use super::mp4::AudioTrack;
 use crate::frame::Soundtrack;
+use crate::media::mp4::AudioTrack;
 use crate::model::JobControl;
 use crate::spec::{AUDIO_SAMPLE_RATE, GenerationSpec};
 
@@ -244,7 +244,7 @@ mod tests {
         let file = include_bytes!(
             "../../../../fuzz/corpus/provider_mp4/seed-regression-aac-decoder-panic"
         );
-        let movie = super::super::mp4::read(file).unwrap();
+        let movie = crate::media::mp4::read(file).unwrap();
         let track = movie.audio.unwrap().unwrap();
         let cancel = std::sync::atomic::AtomicBool::new(false);
         let progress = |_| {};

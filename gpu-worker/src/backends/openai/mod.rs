@@ -4,8 +4,8 @@
 
 mod api;
 pub mod audio;
-mod decode;
-pub mod mp4;
+mod multipart;
+mod reference;
 mod settings;
 
 use std::time::Instant;
@@ -13,7 +13,8 @@ use std::time::Instant;
 use serde_json::json;
 
 pub use settings::{
-    DEFAULT_BASE_URL, DEFAULT_MODEL, OpenAiSettings, provider_seconds, provider_size,
+    DEFAULT_BASE_URL, DEFAULT_MODEL, OpenAiSettings, provider_dimensions, provider_seconds,
+    provider_size,
 };
 
 use crate::frame::Soundtrack;
@@ -133,7 +134,7 @@ impl VideoModel for OpenAiModel {
             .map_err(|e| ModelError::Backend(e.into()))?;
         let (id, file) = runtime.block_on(self.fetch(spec, control))?;
         drop(runtime);
-        let sound = decode::push_frames(&file, spec, sink, control)?;
+        let sound = crate::media::decode::push_frames(&file, spec, sink, control)?;
         control.checkpoint()?;
         // The provider's own sound when it decodes; otherwise the clip is
         // still worth having, scored by the local synthesiser.

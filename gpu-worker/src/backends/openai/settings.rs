@@ -84,10 +84,18 @@ impl std::fmt::Debug for OpenAiSettings {
 /// The provider size for a spec: its orientation at 720p. A square spec
 /// asks for portrait (the feed's shape) and is centre-cropped.
 pub fn provider_size(spec: &GenerationSpec) -> &'static str {
+    match provider_dimensions(spec) {
+        (1280, 720) => "1280x720",
+        _ => "720x1280",
+    }
+}
+
+/// [`provider_size`] as (width, height): what a reference image must measure.
+pub fn provider_dimensions(spec: &GenerationSpec) -> (u32, u32) {
     if spec.width > spec.height {
-        "1280x720"
+        (1280, 720)
     } else {
-        "720x1280"
+        (720, 1280)
     }
 }
 

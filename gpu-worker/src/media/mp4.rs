@@ -1,8 +1,8 @@
 //! A small, bounded MP4 reader: just enough of the sample tables to pull the
 //! H.264 track and the AAC track (packets and decoder config) out of a
-//! provider's file.
+//! provider's file or a member's cameo recording.
 //!
-//! Everything comes from an untrusted download, so every length, count and
+//! Everything comes from an untrusted download or upload, so every length, count and
 //! offset is checked against the file before use, nothing is allocated
 //! from a count the file states without a cap, and only a fixed path of
 //! boxes is descended (no recursion a file could deepen).

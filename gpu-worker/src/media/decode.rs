@@ -1,11 +1,12 @@
-//! The provider's MP4 → the spec's frames: H.264 decoding with OpenH264,
-//! cover-fit scaling with a centre crop, and resampling to the spec's rate.
+//! H.264 in an MP4 → frames at a spec's size: OpenH264 decoding, cover-fit
+//! scaling with a centre crop, and (for a provider's clip) resampling to the
+//! spec's rate; or just the first picture (a cameo's reference frame).
 
 use openh264::OpenH264API;
 use openh264::decoder::{Decoder, DecoderConfig, Flush};
 use openh264::formats::YUVSource;
 
-use super::mp4::{self, AudioTrack, Movie, Mp4Error};
+use super::mp4::{self, AudioTrack, Movie, Mp4Error, VideoTrack};
 use crate::frame::YuvFrame;
 use crate::model::{FrameSink, JobControl, ModelError};
 use crate::spec::GenerationSpec;
@@ -23,19 +24,12 @@ pub fn push_frames(
 ) -> Result<Option<Result<AudioTrack, Mp4Error>>, ModelError> {
     let invalid = |msg: String| ModelError::InvalidOutput(format!("provider video: {msg}"));
     let Movie { video, audio } = mp4::read(file).map_err(|e| invalid(e.to_string()))?;
-    if u64::from(video.width) * u64::from(video.height) > MAX_SOURCE_PIXELS {
-        return Err(invalid(format!(
-            "{}x{} is larger than the worker decodes",
-            video.width, video.height
-        )));
-    }
+    check_size(&video).map_err(invalid)?;
     // Frames come out in display order; a clip without B-frames has the same
     // times in either order, and with them the sorted decode times are the
     // display times shifted by a constant, which does not move any frame.
     let times = video.times.clone();
-    let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
-    let mut decoder = Decoder::with_api_config(OpenH264API::from_source(), config)
-        .map_err(|e| ModelError::Backend(e.to_string().into()))?;
+    let mut decoder = decoder().map_err(|e| ModelError::Backend(e.into()))?;
     let mut out = Output::new(spec, times, video.duration);
     for (i, range) in video.samples.iter().enumerate() {
         control.checkpoint()?;
@@ -60,6 +54,56 @@ pub fn push_frames(
             Some(e) => e,
         })
         .map(|()| audio)
+}
+
+/// The first picture `file`'s video track decodes to, scaled to
+/// `width`×`height` (even sides) with a cover fit and a centre crop. A
+/// sample that does not decode is skipped: a later one may.
+pub fn first_picture(file: &[u8], width: u32, height: u32) -> Result<YuvFrame, String> {
+    let Movie { video, .. } = mp4::read(file).map_err(|e| e.to_string())?;
+    check_size(&video)?;
+    let mut decoder = decoder()?;
+    let mut last_error = None;
+    for (i, range) in video.samples.iter().enumerate() {
+        let packet =
+            mp4::annex_b(&video, &file[range.clone()], i == 0).map_err(|e| e.to_string())?;
+        match decoder.decode(&packet) {
+            Ok(Some(picture)) => return Ok(fit(&picture, width, height)),
+            Ok(None) => {}
+            Err(e) => last_error = Some(format!("H.264 sample {i}: {e}")),
+        }
+    }
+    let rest = decoder
+        .flush_remaining()
+        .map_err(|e| format!("H.264 flush: {e}"))?;
+    match rest.first() {
+        Some(picture) => Ok(fit(picture, width, height)),
+        None => Err(last_error.unwrap_or_else(|| "no picture decoded".into())),
+    }
+}
+
+/// `picture` scaled to `width`×`height`, cover fit, centre crop.
+pub(crate) fn fit(picture: &impl YUVSource, width: u32, height: u32) -> YuvFrame {
+    let mut frame = YuvFrame::new(width, height);
+    Scaler::new(picture.dimensions(), (width, height)).scale(picture, &mut frame);
+    frame
+}
+
+/// Refuses pictures larger than the worker decodes.
+fn check_size(video: &VideoTrack) -> Result<(), String> {
+    if u64::from(video.width) * u64::from(video.height) > MAX_SOURCE_PIXELS {
+        return Err(format!(
+            "{}x{} is larger than the worker decodes",
+            video.width, video.height
+        ));
+    }
+    Ok(())
+}
+
+/// An OpenH264 decoder that hands pictures out as soon as they are due.
+fn decoder() -> Result<Decoder, String> {
+    let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
+    Decoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| e.to_string())
 }
 
 /// Places decoded pictures on the spec's timeline.
@@ -192,6 +236,25 @@ impl Scaler {
         resize(picture.u(), us, &self.chroma, u);
         resize(picture.v(), vs, &self.chroma, v);
     }
+}
+
+/// Bilinear resampling of one 8-bit plane of `size` to `target`: output
+/// sample `i` reads the source at `offset + (i + 0.5) / scale - 0.5`,
+/// clamped, so the source's edge repeats wherever the output reaches past it.
+pub(crate) fn resample_plane(
+    src: &[u8],
+    size: (usize, usize),
+    target: (usize, usize),
+    scale: f64,
+    offset: (f64, f64),
+) -> Vec<u8> {
+    let axes = Axes {
+        xs: taps(target.0, offset.0, scale, size.0),
+        ys: taps(target.1, offset.1, scale, size.1),
+    };
+    let mut dst = vec![0; target.0 * target.1];
+    resize(src, size.0, &axes, &mut dst);
+    dst
 }
 
 fn taps(count: usize, offset: f64, scale: f64, limit: usize) -> Vec<Tap> {
