@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use dreamreel_core::jobs::caption::CaptionEmbedding;
 use dreamreel_core::jobs::{CallbackAuth, WireEmbedding};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
@@ -75,6 +76,16 @@ pub enum Decision {
         /// The edge's reason.
         reason: String,
     },
+}
+
+/// What the edge said to a caption embedding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptionAnswer {
+    /// Stored with the video.
+    Stored,
+    /// Nothing to store it for: the video is gone (404) or carries another
+    /// caption (409). Retrying will not change that.
+    Stale,
 }
 
 /// Body of the `complete` callback.
@@ -283,6 +294,29 @@ impl EdgeClient {
                 detail: e.to_string(),
             })?;
         Ok(verdict["status"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// `caption-embedding`: the embedding of a published video's caption.
+    pub async fn caption_embedding(
+        &self,
+        video_id: &str,
+        body: &CaptionEmbedding,
+    ) -> Result<CaptionAnswer, CallbackError> {
+        let body = serde_json::to_value(body).expect("plain struct serialises");
+        let path = format!(
+            "{}/internal/videos/{video_id}/caption-embedding",
+            self.prefix
+        );
+        match self
+            .post_path(path, "caption-embedding", &body, None, None)
+            .await
+        {
+            Ok((StatusCode::CONFLICT, _)) | Err(CallbackError::Rejected { status: 404, .. }) => {
+                Ok(CaptionAnswer::Stale)
+            }
+            Ok(_) => Ok(CaptionAnswer::Stored),
+            Err(e) => Err(e),
+        }
     }
 
     /// POSTs a job callback; see [`EdgeClient::post_path`].

@@ -1,4 +1,5 @@
-//! S3 event notifications in, job ids (and cameo verification recordings) out.
+//! S3 event notifications in, job ids (and cameo verification recordings,
+//! and caption jobs) out.
 //!
 //! Records are parsed one at a time with `aws_lambda_events`' S3 types, so a
 //! single malformed record (some emulators omit required fields) is reported
@@ -9,6 +10,7 @@
 
 use aws_lambda_events::event::s3::S3EventRecord;
 use dreamreel_core::cameo::verify::parse_recording_key;
+use dreamreel_core::jobs::caption::caption_id_from_key;
 use dreamreel_core::jobs::spec::job_id_from_key;
 use serde_json::Value;
 use thiserror::Error;
@@ -37,6 +39,17 @@ pub struct RecordingRef {
     pub key: String,
     /// Unix ms the upload completed (the record's `eventTime`).
     pub uploaded_at_ms: u64,
+}
+
+/// A caption to embed (`captions/{video_id}.json`) named by an `ObjectCreated` record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptionRef {
+    /// The published video, a ULID.
+    pub video_id: String,
+    /// Bucket the caption job was written to.
+    pub bucket: String,
+    /// The decoded key, `captions/{id}.json`.
+    pub key: String,
 }
 
 /// A record that names no job, and why.
@@ -77,6 +90,8 @@ pub struct ParsedEvent {
     pub jobs: Vec<JobRef>,
     /// Verification recordings to check.
     pub recordings: Vec<RecordingRef>,
+    /// Captions to embed.
+    pub captions: Vec<CaptionRef>,
     /// Records that name no job.
     pub skipped: Vec<Skipped>,
 }
@@ -137,6 +152,7 @@ fn collect(event: &Value, out: &mut ParsedEvent, depth: u8) -> Result<(), EventE
                     out.test_event |= nested.test_event;
                     out.jobs.extend(nested.jobs);
                     out.recordings.extend(nested.recordings);
+                    out.captions.extend(nested.captions);
                     out.skipped.extend(nested.skipped);
                 }
                 Err(error) => out.skipped.push(Skipped::Unparseable { index, error }),
@@ -185,6 +201,14 @@ impl ParsedEvent {
                 attempt_id: attempt_id.to_owned(),
                 bucket,
                 uploaded_at_ms: u64::try_from(record.event_time.timestamp_millis()).unwrap_or(0),
+                key,
+            });
+            return;
+        }
+        if let Some(video_id) = caption_id_from_key(&key) {
+            self.captions.push(CaptionRef {
+                video_id: video_id.to_owned(),
+                bucket,
                 key,
             });
             return;
@@ -268,6 +292,37 @@ mod tests {
         let odd =
             parse_event(&json!({ "Records": [record("ObjectCreated:Put", "cameo/x/y.mp4")] }));
         assert!(odd.unwrap().recordings.is_empty());
+    }
+
+    #[test]
+    fn caption_keys_become_captions_to_embed() {
+        let key = format!("captions/{ID}.json");
+        let parsed =
+            parse_event(&json!({ "Records": [record("ObjectCreated:Put", &key)] })).unwrap();
+        assert!(parsed.jobs.is_empty() && parsed.recordings.is_empty());
+        assert_eq!(
+            parsed.captions,
+            [CaptionRef {
+                video_id: ID.into(),
+                bucket: "media".into(),
+                key: key.clone(),
+            }]
+        );
+        // Removals and look-alikes are not captions to embed.
+        let event = json!({"Records": [
+            record("ObjectRemoved:Delete", &key),
+            record("ObjectCreated:Put", "captions/short.json"),
+            record("ObjectCreated:Put", &format!("captions/{ID}.txt")),
+        ]});
+        let parsed = parse_event(&event).unwrap();
+        assert!(parsed.captions.is_empty());
+        assert_eq!(parsed.skipped.len(), 3);
+        // Through a queue too.
+        let inner = json!({"Records": [record("ObjectCreated:Put", &key)]});
+        let batch = json!({"Records": [
+            {"eventSource": "aws:sqs", "messageId": "m1", "body": inner.to_string()},
+        ]});
+        assert_eq!(parse_event(&batch).unwrap().captions.len(), 1);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 pub mod aws;
 pub mod backends;
 pub mod callback;
+pub mod captions;
 pub mod config;
 pub mod event;
 pub mod frame;
@@ -41,7 +42,8 @@ pub use backends::local::LocalModel;
 pub use callback::{CallbackError, CallbackStage, Completion, Decision, EdgeClient, RetryPolicy};
 pub use config::{ConfigError, WorkerConfig};
 pub use event::{
-    EventError, JobRef, ParsedEvent, RecordingRef, Skipped, parse_event, parse_event_bytes,
+    CaptionRef, EventError, JobRef, ParsedEvent, RecordingRef, Skipped, parse_event,
+    parse_event_bytes,
 };
 pub use frame::{Soundtrack, YuvFrame};
 pub use ledger::{DynamoLedger, JobLedger, JobRecord, JobState, Lease, LedgerError, SqliteLedger};

@@ -97,15 +97,20 @@ pub struct Report {
     pub jobs: Vec<JobReport>,
     /// Records that named no job for this worker.
     pub skipped: Vec<Skipped>,
+    /// Videos whose caption job could not be finished for a reason a
+    /// redelivery may cure (storage or the edge unreachable).
+    pub captions_unsettled: Vec<String>,
 }
 
 impl Report {
-    /// Jobs this delivery did not settle, to be delivered again.
+    /// Jobs (and caption jobs, by video id) this delivery did not settle,
+    /// to be delivered again.
     pub fn retry_ids(&self) -> impl Iterator<Item = &str> {
         self.jobs
             .iter()
             .filter(|j| j.result.is_err())
             .map(|j| j.job_id.as_str())
+            .chain(self.captions_unsettled.iter().map(String::as_str))
     }
 
     /// True if any job needs a redelivery.

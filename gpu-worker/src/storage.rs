@@ -1,4 +1,5 @@
-//! Object storage: read job specs, write finished media.
+//! Object storage: read job specs, write finished media, delete caption
+//! jobs once done.
 //!
 //! Behind a small trait so another store (or a test double) can stand in;
 //! production and the local stack both use [`S3Storage`].
@@ -19,7 +20,7 @@ pub enum StorageError {
     /// The service answered with an error.
     #[error("object storage refused {op} {key}: {detail}")]
     Service {
-        /// `GetObject` or `PutObject`.
+        /// `GetObject`, `PutObject` or `DeleteObject`.
         op: &'static str,
         /// The object key.
         key: String,
@@ -38,7 +39,7 @@ pub enum StorageError {
     },
 }
 
-/// The two object operations the worker needs, in one bucket.
+/// The object operations the worker needs, in one bucket.
 pub trait ObjectStorage: Send + Sync {
     /// The object's body, `None` if it does not exist; refuses bodies over `limit` bytes.
     fn get<'a>(
@@ -54,6 +55,9 @@ pub trait ObjectStorage: Send + Sync {
         body: Vec<u8>,
         content_type: &'a str,
     ) -> BoxFuture<'a, Result<(), StorageError>>;
+
+    /// Deletes `key` (no error when it is already gone).
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StorageError>>;
 }
 
 /// [`ObjectStorage`] over the S3 API (AWS, or the local object store).
@@ -162,6 +166,19 @@ impl ObjectStorage for S3Storage {
                 .send()
                 .await
                 .map_err(|e| service_error("PutObject", key, e))?;
+            Ok(())
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
+        Box::pin(async move {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| service_error("DeleteObject", key, e))?;
             Ok(())
         })
     }

@@ -25,8 +25,8 @@ import { Construct } from 'constructs';
 import { EnvConfig } from './config';
 import { GPU_IMAGE_ROOT, LAMBDA_ROOT, workerFileEnv } from './worker-asset';
 
-/** Prefixes whose uploads the worker must see: job specs and cameo verification recordings. */
-export const WORKER_PREFIXES = ['jobs/', 'cameo/'] as const;
+/** Prefixes whose uploads the worker must see: job specs, cameo verification recordings and captions to embed. */
+export const WORKER_PREFIXES = ['jobs/', 'cameo/', 'captions/'] as const;
 /** Attempts the worker makes (DREAMREEL_MAX_ATTEMPTS); receives before the DLQ exceed it. */
 export const MAX_ATTEMPTS = 3;
 /** Receives of one message before it moves to the dead-letter queue. */
@@ -87,7 +87,11 @@ export class DreamreelStack extends cdk.Stack {
         // Job specs matter only until the job settles (the ledger keeps the outcome).
         { id: 'expire-job-specs', prefix: 'jobs/', expiration: Duration.days(14) },
         // Verification recordings are biometric: kept only while a verdict may be disputed.
+        // A verification lapses a day earlier (core::cameo::VERIFICATION_TTL_MS: 29 days),
+        // so a castable likeness never outlives the recording its reference frame comes from.
         { id: 'expire-cameo-recordings', prefix: 'cameo/', expiration: Duration.days(30) },
+        // The worker deletes a caption job once done; one left over is stale by then.
+        { id: 'expire-caption-jobs', prefix: 'captions/', expiration: Duration.days(14) },
         // Media of drafts never published (tagged by the writer) is removed.
         {
           id: 'expire-drafts',
@@ -190,7 +194,7 @@ export class DreamreelStack extends cdk.Stack {
         new iam.PolicyStatement({
           sid: 'WriteJobsAndPresignUploads',
           actions: ['s3:PutObject'],
-          resources: [bucket.arnForObjects('jobs/*'), bucket.arnForObjects('cameo/*')],
+          resources: [bucket.arnForObjects('jobs/*'), bucket.arnForObjects('cameo/*'), bucket.arnForObjects('captions/*')],
         }),
         new iam.PolicyStatement({
           sid: 'PresignMediaReads',
@@ -383,7 +387,7 @@ export class DreamreelStack extends cdk.Stack {
     out('Region', this.region, 'spin variable s3_region; runtime config region');
     out('KvTableName', kvTable.tableName, 'runtime config [key_value_store.default] table');
     out('LedgerTableName', ledger.tableName, 'the worker ledger');
-    out('QueueUrl', queue.queueUrl, 'S3 notifications for jobs/ and cameo/');
+    out('QueueUrl', queue.queueUrl, 'S3 notifications for jobs/, cameo/ and captions/');
     out('DlqUrl', dlq.queueUrl, 'dead letters: inspect, then redrive');
     out('MediaCdnDomain', cdn.distributionDomainName, 'CloudFront in front of media/');
     out('SessionKeySecret', sessionKey.secretArn, 'spin variable session_key');
@@ -504,14 +508,19 @@ export class DreamreelStack extends cdk.Stack {
   }
 }
 
-/** What a worker (Lambda or GPU task) may do: read specs and recordings, write media, keep the ledger. */
+/** What a worker (Lambda or GPU task) may do: read specs, recordings and caption jobs, write media, delete finished caption jobs, keep the ledger. */
 function workerPolicyFor(scope: Construct, id: string, bucket: s3.IBucket, ledger: dynamodb.ITable, key: kms.IKey): iam.Policy {
   return new iam.Policy(scope, id, {
     statements: [
       new iam.PolicyStatement({
         sid: 'ReadSpecsAndRecordings',
         actions: ['s3:GetObject'],
-        resources: [bucket.arnForObjects('jobs/*'), bucket.arnForObjects('cameo/*')],
+        resources: [bucket.arnForObjects('jobs/*'), bucket.arnForObjects('cameo/*'), bucket.arnForObjects('captions/*')],
+      }),
+      new iam.PolicyStatement({
+        sid: 'DeleteFinishedCaptionJobs',
+        actions: ['s3:DeleteObject'],
+        resources: [bucket.arnForObjects('captions/*')],
       }),
       new iam.PolicyStatement({
         sid: 'WriteMedia',

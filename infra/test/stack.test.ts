@@ -134,7 +134,7 @@ describe('queue', () => {
     }
   });
 
-  it('receives ObjectCreated for jobs/ and cameo/ (verification) uploads, nothing else', () => {
+  it('receives ObjectCreated for jobs/, cameo/ (verification) and captions/ uploads, nothing else', () => {
     const queue = logicalId(prod.resources, 'AWS::SQS::Queue', 'JobQueue');
     const [, notifications] = ofType(prod.resources, 'Custom::S3BucketNotifications')[0];
     const configs: any[] = notifications.Properties.NotificationConfiguration.QueueConfigurations;
@@ -145,7 +145,7 @@ describe('queue', () => {
       const rules: any[] = c.Filter.Key.FilterRules;
       return rules.find((r) => r.Name === 'prefix').Value;
     });
-    assert.deepEqual(prefixes.sort(), ['cameo/', 'jobs/']);
+    assert.deepEqual(prefixes.sort(), ['cameo/', 'captions/', 'jobs/']);
     assert.equal(notifications.Properties.NotificationConfiguration.LambdaFunctionConfigurations, undefined);
   });
 
@@ -193,6 +193,7 @@ describe('least privilege', () => {
       'kms:GenerateDataKey',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
+      's3:DeleteObject',
       's3:GetObject',
       's3:PutObject',
       'sqs:ChangeMessageVisibility',
@@ -201,8 +202,9 @@ describe('least privilege', () => {
       'sqs:GetQueueUrl',
       'sqs:ReceiveMessage',
     ]);
-    assert.deepEqual(objectPaths(prod.resources, role, 'Roles', 's3:GetObject'), ['/cameo/*', '/jobs/*']);
+    assert.deepEqual(objectPaths(prod.resources, role, 'Roles', 's3:GetObject'), ['/cameo/*', '/captions/*', '/jobs/*']);
     assert.deepEqual(objectPaths(prod.resources, role, 'Roles', 's3:PutObject'), ['/media/*']);
+    assert.deepEqual(objectPaths(prod.resources, role, 'Roles', 's3:DeleteObject'), ['/captions/*']);
     assert.equal(prod.resources[role].Properties.ManagedPolicyArns, undefined);
   });
 
@@ -213,6 +215,7 @@ describe('least privilege', () => {
       'dynamodb:UpdateItem',
       'kms:Decrypt',
       'kms:GenerateDataKey',
+      's3:DeleteObject',
       's3:GetObject',
       's3:PutObject',
       'sqs:ChangeMessageVisibility',
@@ -221,6 +224,7 @@ describe('least privilege', () => {
       'sqs:ReceiveMessage',
     ]);
     assert.deepEqual(objectPaths(prod.resources, role, 'Roles', 's3:PutObject'), ['/media/*']);
+    assert.deepEqual(objectPaths(prod.resources, role, 'Roles', 's3:DeleteObject'), ['/captions/*']);
   });
 
   it('the edge may use its key-value table, write jobs, presign cameo uploads and media reads', () => {
@@ -236,7 +240,7 @@ describe('least privilege', () => {
       's3:GetObject',
       's3:PutObject',
     ]);
-    assert.deepEqual(objectPaths(prod.resources, user, 'Users', 's3:PutObject'), ['/cameo/*', '/jobs/*']);
+    assert.deepEqual(objectPaths(prod.resources, user, 'Users', 's3:PutObject'), ['/cameo/*', '/captions/*', '/jobs/*']);
     assert.deepEqual(objectPaths(prod.resources, user, 'Users', 's3:GetObject'), ['/media/*']);
   });
 

@@ -5,12 +5,15 @@
 //! Events live in memory, so a stop would lose the ones not yet settled. S3
 //! and a queue would deliver those again; the stack does the same at start:
 //! every job spec in the bucket that the ledger has not settled is announced
-//! again, and leases the previous run held are released at once.
+//! again, and leases the previous run held are released at once. Caption
+//! jobs (`captions/`) are deleted once done, so every one still there is
+//! announced again too.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use dreamreel_core::jobs::caption::{CAPTIONS_PREFIX, caption_id_from_key};
 use dreamreel_core::jobs::spec::{JOBS_PREFIX, job_id_from_key};
 use dreamreel_worker::{
     AwsSettings, JobLedger, QueueOptions, S3Storage, SqliteLedger, Worker, WorkerConfig,
@@ -107,7 +110,7 @@ impl Recovery {
             Ok(n) => crate::log::info(
                 "worker-recovery",
                 &format!(
-                    "{n} unsettled job(s) announced again; {} lease(s) released",
+                    "{n} unsettled job(s) and caption(s) announced again; {} lease(s) released",
                     self.released
                 ),
             ),
@@ -118,25 +121,34 @@ impl Recovery {
         }
     }
 
-    /// Walks `jobs/` (a start-up sweep, never a request path) and sends an
-    /// `ObjectCreated` event for each spec whose job is not final.
+    /// Walks `jobs/` and `captions/` (a start-up sweep, never a request
+    /// path) and sends an `ObjectCreated` event for each spec whose job is
+    /// not final and each caption job still there.
     async fn announce_unsettled(&self) -> anyhow::Result<usize> {
+        Ok(self.announce(JOBS_PREFIX).await? + self.announce(CAPTIONS_PREFIX).await?)
+    }
+
+    async fn announce(&self, prefix: &str) -> anyhow::Result<usize> {
         let mut query = ListQuery {
-            prefix: JOBS_PREFIX.to_owned(),
+            prefix: prefix.to_owned(),
             ..ListQuery::default()
         };
         let mut announced = 0;
         loop {
             let page = self.objects.list(&self.bucket, &query).await?;
             for object in &page.objects {
-                let Some(job_id) = job_id_from_key(&object.key) else {
+                let Some(job_id) =
+                    job_id_from_key(&object.key).or_else(|| caption_id_from_key(&object.key))
+                else {
                     continue;
                 };
-                let settled = self
-                    .ledger
-                    .get(job_id)
-                    .await?
-                    .is_some_and(|record| record.state.is_final());
+                // Only job specs have a ledger entry.
+                let settled = prefix == JOBS_PREFIX
+                    && self
+                        .ledger
+                        .get(job_id)
+                        .await?
+                        .is_some_and(|record| record.state.is_final());
                 if !settled {
                     let event = self.objects.object_created_event(
                         &self.bucket,

@@ -65,7 +65,8 @@
 //! | `feed_seen:{user_id}` | JSON [`crate::feed::Seen`]: the videos the viewer's For You already showed (bounded), and how deep it has read the catalogue |
 //! | `feed_batch:{user_id}:{batch_id}` | present once an event batch was counted (claimed by compare-and-swap, so a retried batch counts once) |
 //! | `embedding:{draft_id}` | the prompt's text embedding the worker sent with `complete` ([`crate::jobs::embedding::Quantized`] stored form: 4-byte scale, 384 signed bytes); the video takes the draft's id, so it stays with the video on publish; deleted with an unpublished draft |
-//! | `sim_bucket:{table}:{bucket}` | binary: up to [`crate::feed::similar::BUCKET_CAP`] entries, oldest first, each a 26-character video id then its stored embedding (414 bytes): recent published videos whose embedding hashes (random hyperplanes, [`crate::feed::similar`]) to this bucket of that table; appended at publish by compare-and-swap (unique; the oldest leaves) |
+//! | `caption_embedding:{video_id}` | the caption's text embedding the worker sent to `/internal/videos/{id}/caption-embedding` (same stored form as `embedding:`); written only while the video is live and carries the caption that was embedded; deleted when the video is deleted (not on a reversible takedown) |
+//! | `sim_bucket:{table}:{bucket}` | binary: up to [`crate::feed::similar::BUCKET_CAP`] entries, oldest first, each a 26-character video id then its stored embedding (414 bytes): recent published videos whose prompt or caption embedding hashes (random hyperplanes, [`crate::feed::similar`]) to this bucket of that table (a video may have an entry for each); appended at publish and when the caption embedding arrives, by compare-and-swap (unique; the oldest leaves) |
 //! | `rights:{id}` | JSON [`crate::safety::RightsEntry`]: a rights registry entry |
 //! | `rights_list:all:{n}` / `:head` | pages of the registry's entry ids, oldest first |
 //! | `rights_word:{skeleton}` | JSON array of the registry names filed under their longest word (normalised, see [`crate::safety::normalize`]), with policy and terms; changed by compare-and-swap; a prompt check batch-reads the buckets of its words |
@@ -463,6 +464,11 @@ pub fn feed_batch(user_id: &str, batch_id: &str) -> String {
 /// `embedding:{draft_id}` — a draft's (and so its video's) prompt embedding.
 pub fn prompt_embedding(draft_id: &str) -> String {
     format!("embedding:{draft_id}")
+}
+
+/// `caption_embedding:{video_id}` — a published video's caption embedding.
+pub fn caption_embedding(video_id: &str) -> String {
+    format!("caption_embedding:{video_id}")
 }
 
 /// `sim_bucket:{table}:{bucket}` — recent videos of one similarity bucket.

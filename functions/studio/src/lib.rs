@@ -1,8 +1,9 @@
 //! The studio component: generation requests, drafts, publishing, and the
 //! worker's signed callbacks. A thin shell: parse the request, call
-//! `dreamreel_core::studio`, write the job to object storage, write the
-//! response.
+//! `dreamreel_core::studio`, write the job (or, at publish, the caption to
+//! embed) to object storage, write the response.
 
+use dreamreel_core::jobs::caption::caption_key;
 use dreamreel_core::jobs::job_key;
 use dreamreel_core::request::parse_json;
 use dreamreel_core::studio::callbacks::{self, Answer};
@@ -28,6 +29,7 @@ enum Route<'a> {
     Draft(&'a str),
     Publish(&'a str),
     Callback(&'a str, &'a str),
+    CaptionEmbedding(&'a str),
 }
 
 impl Route<'_> {
@@ -35,7 +37,10 @@ impl Route<'_> {
         match self {
             Route::Draft(_) => &[Method::GET, Method::DELETE],
             Route::Drafts => &[Method::GET],
-            Route::Generations | Route::Publish(_) | Route::Callback(..) => &[Method::POST],
+            Route::Generations
+            | Route::Publish(_)
+            | Route::Callback(..)
+            | Route::CaptionEmbedding(_) => &[Method::POST],
         }
     }
 }
@@ -53,6 +58,7 @@ fn parse_route(path: &str) -> Option<Route<'_>> {
             id,
             action @ ("start" | "progress" | "complete" | "fail"),
         ] => Route::Callback(id, action),
+        ["internal", "videos", id, "caption-embedding"] => Route::CaptionEmbedding(id),
         _ => return None,
     })
 }
@@ -71,6 +77,7 @@ async fn route(req: Request, path: &str, log: &RequestLog) -> Result<HttpRespons
         Route::Draft(id) => get_draft(req, id, log).await,
         Route::Publish(id) => publish(req, id, log).await,
         Route::Callback(id, action) => callback(req, path, id, action, log).await,
+        Route::CaptionEmbedding(id) => caption_embedding(req, path, id, log).await,
     }
 }
 
@@ -219,8 +226,79 @@ async fn publish(req: Request, id: &str, log: &RequestLog) -> Result<HttpRespons
             json!({ "video_id": published.video.id, "remix_of": published.video.remix_of }),
         );
     }
+    queue_caption(&store, &s3, &published.video, log).await?;
     let view = published.video.view(&s3.media_signer(SpinEnv.now_ms()))?;
     Ok(http::json(if published.created { 201 } else { 200 }, &view))
+}
+
+/// Hands a published video's caption to the worker to embed (its object's
+/// event reaches the worker like a job spec's), while it is not embedded.
+/// The video is already published, so a failed write cannot undo that: it
+/// is logged and answered 503, and the client's retry (publishing is
+/// idempotent) writes the object again, as it finishes anything else a
+/// publish left half-done.
+async fn queue_caption(
+    store: &KvStore,
+    s3: &S3Config,
+    video: &studio::Video,
+    log: &RequestLog,
+) -> Result<(), ApiError> {
+    let Some(job) = studio::captions::pending(store, video).await? else {
+        return Ok(());
+    };
+    let body = serde_json::to_vec(&job).expect("caption jobs serialise");
+    let written = s3
+        .put_object(
+            &caption_key(&job.video_id),
+            "application/json",
+            body,
+            SpinEnv.now_ms() / 1000,
+        )
+        .await;
+    if let Err(detail) = written {
+        log.log(
+            "error",
+            "caption_job_write_failed",
+            json!({ "video_id": job.video_id, "detail": detail }),
+        );
+        return Err(ApiError::unavailable(
+            "caption_unavailable",
+            "the video is published, but its caption could not be queued for the feed; publish again to finish",
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /internal/videos/{id}/caption-embedding`: the worker's signed
+/// embedding of a published video's caption. 204 once stored.
+async fn caption_embedding(
+    req: Request,
+    path: &str,
+    id: &str,
+    log: &RequestLog,
+) -> Result<HttpResponse, ApiError> {
+    let (timestamp, nonce, signature) = http::callback_headers(&req);
+    let body = http::read_body(req).await?;
+    let key = config::callback_key(log).await?;
+    let store = open_store(log).await?;
+    callbacks::authenticate(
+        &store,
+        &SpinEnv,
+        &key,
+        "POST",
+        path,
+        &body,
+        (timestamp.as_deref(), nonce.as_deref(), signature.as_deref()),
+    )
+    .await?;
+    let stored = studio::captions::store_embedding(&store, id, parse_json(&body)?).await;
+    log.log(
+        "info",
+        "caption_embedding",
+        json!({ "video_id": id, "status": stored.as_ref().map_or_else(|e| e.status, |_| 204) }),
+    );
+    stored?;
+    Ok(http::empty(204))
 }
 
 /// `POST /internal/jobs/{id}/{action}`: a signed call from the worker.

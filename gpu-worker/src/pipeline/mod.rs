@@ -127,6 +127,11 @@ impl Worker {
         &self.edge
     }
 
+    /// The embedding model, when one is configured.
+    pub(crate) fn semantic(&self) -> Option<&Arc<SemanticCheck>> {
+        self.semantic.as_ref()
+    }
+
     /// Handles one S3 notification (or SQS batch of them): runs every job it
     /// names, one after another. `Err` means the event itself is unreadable:
     /// log it and drop it, since redelivering cannot help.
@@ -142,6 +147,7 @@ impl Worker {
             test_event: parsed.test_event,
             jobs: Vec::new(),
             skipped: parsed.skipped,
+            captions_unsettled: Vec::new(),
         };
         if report.test_event {
             worker_event("info", "s3:TestEvent ignored", json!({}));
@@ -175,6 +181,20 @@ impl Worker {
                     "recording not checked",
                     json!({"key": recording.key, "error": error}),
                 );
+            }
+        }
+        for caption in parsed.captions {
+            if caption.bucket != self.config.bucket {
+                report.skipped.push(Skipped::ForeignBucket {
+                    bucket: caption.bucket,
+                    key: caption.key,
+                });
+                continue;
+            }
+            // Logged inside; an unfinished one stays in the bucket.
+            let outcome = self.embed_caption(&caption).await;
+            if matches!(outcome, crate::captions::CaptionOutcome::Left(_)) {
+                report.captions_unsettled.push(caption.video_id);
             }
         }
         for skipped in &report.skipped {

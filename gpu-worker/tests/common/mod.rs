@@ -181,6 +181,8 @@ async fn answer(
     let segments: Vec<&str> = path.split('/').collect();
     let (job_id, action) = match segments[..] {
         ["", "internal", "jobs", id, action] => (id.to_owned(), action.to_owned()),
+        // Recorded under the video's id.
+        ["", "internal", "videos", id, action] => (id.to_owned(), action.to_owned()),
         _ => return reply(404, json!({"error": "no route"})),
     };
     let call = Call {

@@ -1,10 +1,19 @@
-//! "Similar to what you engaged with", from stored prompt embeddings.
+//! "Similar to what you engaged with", from stored text embeddings.
 //!
 //! The worker embeds each prompt (all-MiniLM-L6-v2, see
 //! [`crate::jobs::embedding`]) and the edge stores it under the draft's id,
-//! which becomes the video's. Captions are written at publish, where no
-//! model runs, so they are not embedded: they join the prompt's words in the
-//! term-based affinity ([`super::terms`]) instead.
+//! which becomes the video's. A caption is written at publish, where no
+//! model runs: the studio hands it to the worker through object storage
+//! ([`crate::jobs::caption`]) and its embedding comes back a moment later
+//! ([`crate::studio::captions`]).
+//!
+//! - A video is found by its prompt **or** its caption: each vector is an
+//!   entry of its own in the buckets, and a candidate scores the better of
+//!   the two cosines. (A normalised sum of the two would let a caption many
+//!   videos share, "new clip", pull every one of them to about 0.65 of each
+//!   other; measured with this model, it drowned the prompts' signal.)
+//!   Captions do not shape a viewer's taste, for the same reason; a video
+//!   without a prompt embedding lends its caption's instead.
 //!
 //! - A viewer's **taste** is the direction of the decayed sum of the
 //!   embeddings of videos they liked or watched to the end (stored in their
@@ -22,9 +31,11 @@
 //!   Random hyperplanes separate this model's modest cosines only loosely,
 //!   so the buckets are a bounded, similarity-enriched sample of recent
 //!   videos and the exact cosine does the choosing. Videos without an
-//!   embedding simply never enter this source.
+//!   embedding simply never enter this source. A caption entry is not added
+//!   to a bucket that already holds [`MAX_ALIKE`] near-copies of it, so one
+//!   caption shared by many videos cannot flood a bucket.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
@@ -57,6 +68,11 @@ pub const MAX_SIMILAR: usize = 24;
 pub const LIKE_GAIN: f64 = 1.5;
 /// The taste's weight is held at most here, so new signals still turn it.
 pub const MAX_WEIGHT: f64 = 20.0;
+/// Near-copies of a caption's vector (cosine at least [`ALIKE_COSINE`]) one
+/// bucket keeps at most.
+pub const MAX_ALIKE: usize = 2;
+/// Cosine from which two caption vectors count as the same words.
+const ALIKE_COSINE: f32 = 0.95;
 /// Seed of the hyperplanes. Changing it re-buckets everything: buckets
 /// written before would no longer be found.
 const HYPERPLANE_SEED: u64 = 0x5EED_D8EA_3E11_0001;
@@ -106,7 +122,8 @@ pub fn learn(profile: &mut Profile, unit: &[f32], gain: f64) {
     });
 }
 
-/// The unit embeddings of videos `ids` (`None` where there is none), one batched read.
+/// The unit embeddings that stand for videos `ids` in a taste: the
+/// prompt's, else the caption's (`None` where neither is), one batched read.
 pub async fn embeddings<S: Store>(
     store: &S,
     ids: &[String],
@@ -114,12 +131,15 @@ pub async fn embeddings<S: Store>(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let wanted: Vec<String> = ids.iter().map(|id| keys::prompt_embedding(id)).collect();
-    Ok(store
-        .get_many(&wanted)
-        .await?
-        .into_iter()
-        .map(|raw| Quantized::from_stored(raw.as_deref()?).map(|q| q.to_unit()))
+    let mut wanted: Vec<String> = ids.iter().map(|id| keys::prompt_embedding(id)).collect();
+    wanted.extend(ids.iter().map(|id| keys::caption_embedding(id)));
+    let got = store.get_many(&wanted).await?;
+    let (prompts, captions) = got.split_at(ids.len());
+    let unit = |raw: &Option<Vec<u8>>| Quantized::from_stored(raw.as_deref()?).map(|q| q.to_unit());
+    Ok(prompts
+        .iter()
+        .zip(captions)
+        .map(|(p, c)| unit(p).or_else(|| unit(c)))
         .collect())
 }
 
@@ -191,32 +211,74 @@ fn entries(raw: &[u8]) -> impl Iterator<Item = (&str, &[u8])> {
         .filter_map(|e| Some((std::str::from_utf8(&e[..26]).ok()?, &e[26..])))
 }
 
-/// Puts a just-published video into its buckets, when it has an embedding.
+/// Puts a just-published video into its buckets, by each embedding it has
+/// (prompt; caption too when a retried publish finds it already embedded).
 /// Appends are unique and capped (the oldest leaves), so a retried publish
 /// adds nothing.
 pub async fn on_published<S: Store>(store: &S, video: &Video) -> Result<(), ApiError> {
     if video.id.len() != 26 {
         return Ok(());
     }
-    let Some(raw) = store.get(&keys::prompt_embedding(&video.id)).await? else {
-        return Ok(());
-    };
-    let Some(q) = Quantized::from_stored(&raw) else {
-        return Ok(());
-    };
-    let mut entry = video.id.as_bytes().to_vec();
-    entry.extend(q.to_stored());
-    for (table, (bucket, _)) in buckets(&q.to_unit()).into_iter().enumerate() {
-        add(store, &keys::sim_bucket(table, bucket), &video.id, &entry).await?;
+    let wanted = [
+        keys::prompt_embedding(&video.id),
+        keys::caption_embedding(&video.id),
+    ];
+    let got = store.get_many(&wanted).await?;
+    for (n, raw) in got.iter().enumerate() {
+        if let Some(q) = raw.as_deref().and_then(Quantized::from_stored) {
+            file(store, &video.id, &q, n == 1).await?;
+        }
     }
     Ok(())
 }
 
-async fn add<S: Store>(store: &S, key: &str, id: &str, entry: &[u8]) -> Result<(), ApiError> {
+/// Puts a published video's caption embedding into its buckets (the
+/// worker's answer to the caption job). Unique, so a repeat adds nothing.
+pub async fn on_caption<S: Store>(
+    store: &S,
+    video_id: &str,
+    q: &Quantized,
+) -> Result<(), ApiError> {
+    if video_id.len() != 26 {
+        return Ok(());
+    }
+    file(store, video_id, q, true).await
+}
+
+/// Adds `id`'s entry for vector `q` to its bucket in every table; a
+/// caption's (`caption`) is held back where near-copies already fill it.
+async fn file<S: Store>(store: &S, id: &str, q: &Quantized, caption: bool) -> Result<(), ApiError> {
+    let mut entry = id.as_bytes().to_vec();
+    entry.extend(q.to_stored());
+    let unit = q.to_unit();
+    let alike = caption.then_some(unit.as_slice());
+    for (table, (bucket, _)) in buckets(&unit).into_iter().enumerate() {
+        add(store, &keys::sim_bucket(table, bucket), &entry, alike).await?;
+    }
+    Ok(())
+}
+
+/// How many entries of bucket value `old` are near-copies of `unit`.
+fn alike_count(old: &[u8], unit: &[f32]) -> usize {
+    entries(old)
+        .filter_map(|(_, stored)| Quantized::from_stored(stored))
+        .filter(|q| cosine(unit, &q.to_unit()) >= ALIKE_COSINE)
+        .count()
+}
+
+async fn add<S: Store>(
+    store: &S,
+    key: &str,
+    entry: &[u8],
+    alike: Option<&[f32]>,
+) -> Result<(), ApiError> {
     for _ in 0..MAX_CAS_TRIES {
         let raw = store.get(key).await?;
         let old = raw.as_deref().unwrap_or_default();
-        if entries(old).any(|(v, _)| v == id) {
+        if old.chunks_exact(ENTRY).any(|e| e == entry) {
+            return Ok(());
+        }
+        if alike.is_some_and(|unit| alike_count(old, unit) >= MAX_ALIKE) {
             return Ok(());
         }
         let whole = old.len() / ENTRY * ENTRY;
@@ -231,8 +293,9 @@ async fn add<S: Store>(store: &S, key: &str, id: &str, entry: &[u8]) -> Result<(
 }
 
 /// Videos similar to the taste, not in `seen`: `(id, cosine)`, best first,
-/// at most [`MAX_SIMILAR`], each at least [`MIN_COSINE`]. One batched read
-/// of `TABLES × PROBES` keys, at most [`BUCKET_CAP`] entries each.
+/// at most [`MAX_SIMILAR`], each at least [`MIN_COSINE`] (a video's better
+/// entry, prompt or caption, counts). One batched read of
+/// `TABLES × PROBES` keys, at most [`BUCKET_CAP`] entries each.
 pub async fn candidates<S: Store>(
     store: &S,
     taste: &Taste,
@@ -241,22 +304,32 @@ pub async fn candidates<S: Store>(
     let Some(unit) = taste.unit() else {
         return Ok(Vec::new());
     };
-    let mut met: HashSet<String> = HashSet::new();
-    let mut out = Vec::new();
-    for raw in store.get_many(&probe_keys(&unit)).await?.iter().flatten() {
-        for (id, stored) in entries(raw) {
-            if seen.contains(id) || !met.insert(id.to_owned()) {
+    let got = store.get_many(&probe_keys(&unit)).await?;
+    // An entry sits in one bucket per table: score each once.
+    let mut met: HashSet<&[u8]> = HashSet::new();
+    let mut best: HashMap<&str, f32> = HashMap::new();
+    for raw in got.iter().flatten() {
+        for entry in raw.chunks_exact(ENTRY) {
+            let Ok(id) = std::str::from_utf8(&entry[..26]) else {
+                continue;
+            };
+            if seen.contains(id) || !met.insert(entry) {
                 continue;
             }
-            let Some(q) = Quantized::from_stored(stored) else {
+            let Some(q) = Quantized::from_stored(&entry[26..]) else {
                 continue;
             };
             let c = cosine(&unit, &q.to_unit());
             if c >= MIN_COSINE {
-                out.push((id.to_owned(), f64::from(c)));
+                let b = best.entry(id).or_insert(c);
+                *b = b.max(c);
             }
         }
     }
+    let mut out: Vec<(String, f64)> = best
+        .into_iter()
+        .map(|(id, c)| (id.to_owned(), f64::from(c)))
+        .collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
     out.truncate(MAX_SIMILAR);
     Ok(out)

@@ -168,7 +168,7 @@ mod flow {
     };
     use crate::testing::FixedEnv;
 
-    struct Signer;
+    pub(super) struct Signer;
 
     impl MediaSigner for Signer {
         fn url(&self, key: &str) -> Result<String, ApiError> {
@@ -179,7 +179,7 @@ mod flow {
         }
     }
 
-    fn user(store: &MemoryStore, n: u8) -> User {
+    pub(super) fn user(store: &MemoryStore, n: u8) -> User {
         let user = User {
             id: crate::ids::ulid_from_parts(1_700_000_000_000, [n; 10]),
             handle: format!("u{n}"),
@@ -215,6 +215,18 @@ mod flow {
         prompt: &str,
         vector: &[f32],
     ) -> String {
+        make_captioned(store, env, maker, prompt, vector, "a clip")
+    }
+
+    /// [`make`] with a caption.
+    pub(super) fn make_captioned(
+        store: &MemoryStore,
+        env: &FixedEnv,
+        maker: &User,
+        prompt: &str,
+        vector: &[f32],
+        caption: &str,
+    ) -> String {
         env.advance_ms(1000);
         let cfg = StudioConfig {
             daily_generation_quota: 100,
@@ -249,7 +261,7 @@ mod flow {
         ));
         assert_eq!(done.unwrap().status, 200);
         let publish = PublishRequest {
-            caption: Some("a clip".into()),
+            caption: Some(caption.into()),
         };
         block_on(crate::studio::publish(store, env, maker, &id, publish)).unwrap();
         id
@@ -365,5 +377,172 @@ mod flow {
                     .sources
                     .contains(&Source::Similar)
         }));
+    }
+}
+
+/// Caption embeddings: the worker's answer to the caption job files the
+/// video by its caption too, and stale or bad answers change nothing.
+mod captions {
+    use super::flow::{Signer, make_captioned as make, user};
+    use super::*;
+    use crate::error::ApiError;
+    use crate::feed::rank::Source;
+    use crate::feed::{Event, EventBatch, for_you, record_events};
+    use crate::jobs::caption::CaptionEmbedding;
+    use crate::studio::captions::{pending, store_embedding};
+    use crate::testing::FixedEnv;
+
+    fn answer(caption: &str, v: &[f32]) -> CaptionEmbedding {
+        CaptionEmbedding {
+            caption: caption.into(),
+            embedding: Quantized::from_f32(v).unwrap().to_wire(),
+        }
+    }
+
+    #[test]
+    fn a_caption_brings_a_video_whose_prompt_is_about_something_else() {
+        let (store, env) = (MemoryStore::new(), FixedEnv::default());
+        let maker = user(&store, 1);
+        let viewer = user(&store, 9);
+        let cooking: Vec<String> = (0..3)
+            .map(|n| make(&store, &env, &maker, "pasta", &near(10, n), "a clip"))
+            .collect();
+        for n in 0..4 {
+            make(&store, &env, &maker, "rockets", &near(300, n), "a clip");
+        }
+        // Its prompt is about the sea; its caption is about pasta.
+        let target = make(&store, &env, &maker, "waves", &near(200, 0), "pasta night");
+        let events = cooking
+            .iter()
+            .map(|id| Event {
+                kind: "complete".into(),
+                video_id: id.clone(),
+                watch_ms: None,
+            })
+            .collect();
+        let batch = EventBatch {
+            events,
+            batch_id: None,
+        };
+        block_on(record_events(&store, &env, &viewer.id, batch)).unwrap();
+        let taste = block_on(crate::feed::profile::load(&store, &viewer.id))
+            .unwrap()
+            .taste
+            .unwrap();
+        let none = HashSet::new();
+        let found = |store: &MemoryStore| block_on(candidates(store, &taste, &none)).unwrap();
+        assert!(!found(&store).iter().any(|(id, _)| *id == target));
+
+        let video = block_on(crate::studio::get_video(&store, &target)).unwrap();
+        let job = block_on(pending(&store, &video)).unwrap().expect("a job");
+        assert_eq!(
+            (job.video_id.as_str(), job.caption.as_str()),
+            (target.as_str(), "pasta night")
+        );
+        block_on(store_embedding(
+            &store,
+            &target,
+            answer("pasta night", &near(10, 50)),
+        ))
+        .unwrap();
+        assert_eq!(
+            block_on(pending(&store, &video)).unwrap(),
+            None,
+            "embedded once"
+        );
+        // A repeat (redelivery) adds nothing.
+        let before = store.snapshot();
+        block_on(store_embedding(
+            &store,
+            &target,
+            answer("pasta night", &near(10, 50)),
+        ))
+        .unwrap();
+        assert_eq!(store.snapshot(), before);
+
+        let (_, cosine) = found(&store)
+            .into_iter()
+            .find(|(id, _)| *id == target)
+            .expect("found by its caption");
+        assert!(cosine >= f64::from(MIN_COSINE));
+        let page = block_on(for_you(&store, &env, &viewer.id, None, 10, true, &Signer)).unwrap();
+        let item = page
+            .items
+            .iter()
+            .find(|i| i.video.id == target)
+            .expect("on the page");
+        let explain = item.explain.as_ref().unwrap();
+        assert!(explain.sources.contains(&Source::Similar), "{explain:?}");
+    }
+
+    #[test]
+    fn bad_stale_and_late_caption_embeddings_change_nothing() {
+        let (store, env) = (MemoryStore::new(), FixedEnv::default());
+        let maker = user(&store, 1);
+        let id = make(&store, &env, &maker, "soup", &near(5, 0), "soup time");
+        let plain = make(&store, &env, &maker, "soup", &near(5, 1), "");
+        let before = store.snapshot();
+        let mut bad = answer("soup time", &near(5, 2));
+        bad.embedding.values.truncate(100);
+        let status = |r: Result<(), ApiError>| r.unwrap_err().status;
+        assert_eq!(status(block_on(store_embedding(&store, &id, bad))), 400);
+        let other = answer("another caption", &near(5, 2));
+        assert_eq!(status(block_on(store_embedding(&store, &id, other))), 409);
+        let empty = answer("", &near(5, 2));
+        assert_eq!(
+            status(block_on(store_embedding(&store, &plain, empty))),
+            409
+        );
+        let unknown = crate::ids::ulid_from_parts(1_700_000_000_000, [7; 10]);
+        let late = answer("soup time", &near(5, 2));
+        assert_eq!(
+            status(block_on(store_embedding(&store, &unknown, late))),
+            404
+        );
+        assert_eq!(store.snapshot(), before, "nothing written");
+        let video = block_on(crate::studio::get_video(&store, &plain)).unwrap();
+        assert_eq!(
+            block_on(pending(&store, &video)).unwrap(),
+            None,
+            "no caption"
+        );
+
+        // A takedown keeps the embedding (it may be restored); a deletion drops it.
+        block_on(store_embedding(
+            &store,
+            &id,
+            answer("soup time", &near(5, 2)),
+        ))
+        .unwrap();
+        let key = keys::caption_embedding(&id);
+        block_on(crate::studio::remove_video(&store, &env, &id, "taken_down")).unwrap();
+        assert!(block_on(store.get(&key)).unwrap().is_some());
+        block_on(crate::safety::reports::restore_video(&store, &id)).unwrap();
+        block_on(crate::studio::remove_video(&store, &env, &id, "deleted")).unwrap();
+        assert!(block_on(store.get(&key)).unwrap().is_none());
+        // A caption job that arrives after the deletion is refused.
+        let before = store.snapshot();
+        let late = answer("soup time", &near(5, 2));
+        assert_eq!(status(block_on(store_embedding(&store, &id, late))), 404);
+        assert_eq!(store.snapshot(), before);
+    }
+
+    #[test]
+    fn one_caption_many_videos_share_cannot_flood_a_bucket() {
+        let store = MemoryStore::new();
+        for n in 0..10 {
+            put(&store, &id(n), &near(10, n));
+        }
+        let shared = Quantized::from_f32(&near(40, 0)).unwrap();
+        for n in 0..10 {
+            block_on(on_caption(&store, &id(n), &shared)).unwrap();
+        }
+        for (table, (bucket, _)) in buckets(&shared.to_unit()).into_iter().enumerate() {
+            let raw = block_on(store.get(&keys::sim_bucket(table, bucket)))
+                .unwrap()
+                .unwrap();
+            let copies = alike_count(&raw, &shared.to_unit());
+            assert_eq!(copies, MAX_ALIKE, "table {table}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! back. Both sides use these types, so they cannot drift apart.
 
 pub mod callback;
+pub mod caption;
 pub mod embedding;
 pub mod spec;
 

@@ -20,6 +20,7 @@
 //! callbacks.
 
 pub mod callbacks;
+pub mod captions;
 pub mod config;
 mod drafts;
 mod generate;

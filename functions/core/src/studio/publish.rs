@@ -224,6 +224,10 @@ pub async fn remove_video<S: Store>(
         });
         let next = serde_json::to_vec(&video).expect("videos serialise");
         if store.compare_and_swap(&key, Some(&bytes), &next).await? {
+            // A takedown may be restored; any other removal is for good.
+            if reason != crate::safety::reports::TAKEN_DOWN {
+                store.delete(&keys::caption_embedding(id)).await?;
+            }
             return Ok(true);
         }
     }
