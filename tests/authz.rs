@@ -498,6 +498,12 @@ const MATRIX: &[Row] = &[
         r#"{"attempt_id":"x","object_key":"cameo/x.mp4","bytes":1,"uploaded_at_ms":1}"#,
         [401; 5],
     ),
+    (
+        "POST /internal/videos/{id}/caption-embedding",
+        "/internal/videos/{video}/caption-embedding",
+        r#"{"caption":"x","embedding":{"model":"all-MiniLM-L6-v2","scale":1,"values":""}}"#,
+        [401; 5],
+    ),
     // Sessions last: each call gets a fresh log-in, since these end sessions
     // (log-out everywhere ends the actor's every token; so does deletion).
     (
@@ -898,6 +904,7 @@ fn private_things_stay_private(fx: &Fixture) {
     for path in [
         "/internal/jobs/{draft}/start",
         "/internal/cameo/verifications",
+        "/internal/videos/{video}/caption-embedding",
     ] {
         let path = fx.fill(path);
         let reply = app.raw("POST", &path, &forged, b"{}");
