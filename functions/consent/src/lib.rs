@@ -10,12 +10,11 @@ use dreamreel_core::cameo::grants::{self, GrantView};
 use dreamreel_core::cameo::verify::{self, RecordingReport};
 use dreamreel_core::cameo::{self, SettingsUpdate, appearances};
 use dreamreel_core::request::parse_json;
-use dreamreel_core::studio::callbacks;
 use dreamreel_core::time::rfc3339_from_ms;
 use dreamreel_core::{ApiError, Env};
 use dreamreel_edge::http::{self, HttpResponse};
 use dreamreel_edge::s3::S3Config;
-use dreamreel_edge::{KvStore, RequestLog, SpinEnv, auth, config, refuse_method, serve};
+use dreamreel_edge::{KvStore, RequestLog, SpinEnv, auth, refuse_method, serve};
 use serde::Deserialize;
 use serde_json::json;
 use spin_sdk::http::{Method, Request};
@@ -292,19 +291,7 @@ async fn report(
     store: &KvStore,
     log: &RequestLog,
 ) -> Result<HttpResponse, ApiError> {
-    let (timestamp, nonce, signature) = http::callback_headers(&req);
-    let body = http::read_body(req).await?;
-    let key = config::callback_key(log).await?;
-    callbacks::authenticate(
-        store,
-        &SpinEnv,
-        &key,
-        "POST",
-        path,
-        &body,
-        (timestamp.as_deref(), nonce.as_deref(), signature.as_deref()),
-    )
-    .await?;
+    let body = auth::worker_call(req, path, store, log).await?;
     let report: RecordingReport = parse_json(&body)?;
     let Some((user_id, attempt_id)) = verify::parse_recording_key(&report.object_key) else {
         return Err(ApiError::invalid_request(

@@ -1,6 +1,7 @@
 //! Who is calling: the signed-in member behind a request's bearer token,
-//! and the per-member budget of write requests.
+//! the per-member budget of write requests, and the worker's signed calls.
 
+use bytes::Bytes;
 use dreamreel_core::ApiError;
 use dreamreel_core::accounts::ratelimit::{WriteLimit, hit_write, write_family};
 use dreamreel_core::accounts::{self, User};
@@ -50,4 +51,28 @@ async fn write_limit(log: &RequestLog) -> Result<WriteLimit, ApiError> {
         .await?
         .unwrap_or_default();
     WriteLimit::parse(&text).map_err(|detail| config::misconfigured(&detail, log))
+}
+
+/// The body of a worker's signed `POST` to `path`, once its signature,
+/// timestamp and nonce check out (401 otherwise; a replayed nonce too).
+pub async fn worker_call(
+    req: Request,
+    path: &str,
+    store: &KvStore,
+    log: &RequestLog,
+) -> Result<Bytes, ApiError> {
+    let (timestamp, nonce, signature) = http::callback_headers(&req);
+    let body = http::read_body(req).await?;
+    let key = config::callback_key(log).await?;
+    dreamreel_core::studio::callbacks::authenticate(
+        store,
+        &SpinEnv,
+        &key,
+        "POST",
+        path,
+        &body,
+        (timestamp.as_deref(), nonce.as_deref(), signature.as_deref()),
+    )
+    .await?;
+    Ok(body)
 }

@@ -277,20 +277,8 @@ async fn caption_embedding(
     id: &str,
     log: &RequestLog,
 ) -> Result<HttpResponse, ApiError> {
-    let (timestamp, nonce, signature) = http::callback_headers(&req);
-    let body = http::read_body(req).await?;
-    let key = config::callback_key(log).await?;
     let store = open_store(log).await?;
-    callbacks::authenticate(
-        &store,
-        &SpinEnv,
-        &key,
-        "POST",
-        path,
-        &body,
-        (timestamp.as_deref(), nonce.as_deref(), signature.as_deref()),
-    )
-    .await?;
+    let body = auth::worker_call(req, path, &store, log).await?;
     let stored = studio::captions::store_embedding(&store, id, parse_json(&body)?).await;
     log.log(
         "info",
@@ -309,20 +297,8 @@ async fn callback(
     action: &str,
     log: &RequestLog,
 ) -> Result<HttpResponse, ApiError> {
-    let (timestamp, nonce, signature) = http::callback_headers(&req);
-    let body = http::read_body(req).await?;
-    let key = config::callback_key(log).await?;
     let store = open_store(log).await?;
-    callbacks::authenticate(
-        &store,
-        &SpinEnv,
-        &key,
-        "POST",
-        path,
-        &body,
-        (timestamp.as_deref(), nonce.as_deref(), signature.as_deref()),
-    )
-    .await?;
+    let body = auth::worker_call(req, path, &store, log).await?;
     let answer: Answer = match action {
         "start" => callbacks::start(&store, &SpinEnv, id, parse_json(&body)?).await?,
         "progress" => callbacks::progress(&store, &SpinEnv, id, parse_json(&body)?).await?,
