@@ -11,6 +11,13 @@ use std::time::{Duration, Instant};
 use dreamreel_worker::ledger::conformance;
 use dreamreel_worker::{AwsSettings, DynamoLedger, JobLedger, JobState, Lease};
 
+/// moto's server app, served one request at a time.
+const SERIAL_MOTO: &str = "import sys
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False)
+";
+
 /// A moto server, stopped when dropped.
 struct Moto {
     child: Child,
@@ -48,14 +55,19 @@ fn start_moto() -> Moto {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+    // moto's own `moto_server` serves each request on its own thread, and
+    // its DynamoDB evaluates a condition and writes without a lock between,
+    // so two racing conditional writes could both pass: a race DynamoDB
+    // never loses. One request at a time is DynamoDB's per-item guarantee.
+    let child = Command::new("python3")
+        .args(["-c", SERIAL_MOTO, &port.to_string()])
+        .env("MOTO_PORT", port.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| {
             panic!(
-                "`moto_server` could not be started ({e}). The DynamoDB ledger tests need \
+                "moto's server could not be started ({e}). The DynamoDB ledger tests need \
                  moto's server: install it with `pip install \"moto[server]\"`"
             )
         });
@@ -68,11 +80,13 @@ fn start_moto() -> Moto {
     // machine can take a while between the two).
     while !answers_http(port) {
         if let Ok(Some(status)) = moto.child.try_wait() {
-            panic!("moto_server exited early ({status})");
+            panic!(
+                "moto's server exited early ({status}): is it installed? `pip install \"moto[server]\"`"
+            );
         }
         assert!(
             Instant::now() < deadline,
-            "moto_server did not answer within 60 s"
+            "moto's server did not answer within 60 s"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
