@@ -19,6 +19,9 @@ pub const DEFAULT_PROGRESS_INTERVAL_MS: u64 = 500;
 pub const OPENAI_API_KEY_VAR: &str = "DREAMREEL_OPENAI_API_KEY";
 /// The variable naming the weights directory of a local model (`DREAMREEL_MODEL=ltx`).
 pub const MODEL_DIR_VAR: &str = "DREAMREEL_MODEL_DIR";
+/// The variable naming an object-storage prefix (in the worker's bucket)
+/// mirrored into the model directory at start (see [`crate::model_sync`]).
+pub const MODEL_SOURCE_VAR: &str = "DREAMREEL_MODEL_SOURCE";
 
 /// Settings of the model backends, one group per backend; only the chosen
 /// backend's group must be filled.
@@ -28,6 +31,8 @@ pub struct ModelSettings {
     pub openai: Option<crate::backends::openai::OpenAiSettings>,
     /// The `ltx` backend's exported model directory (`DREAMREEL_MODEL_DIR`).
     pub ltx_dir: Option<std::path::PathBuf>,
+    /// Prefix synced into the model directory at start (`DREAMREEL_MODEL_SOURCE`).
+    pub source: Option<String>,
 }
 
 /// What a [`crate::Worker`] needs to know.
@@ -117,6 +122,9 @@ pub enum ConfigError {
     /// The C2PA signing key or certificate chain is unusable.
     #[error(transparent)]
     Provenance(#[from] crate::provenance::ProvenanceError),
+    /// The model could not be synced from object storage (`DREAMREEL_MODEL_SOURCE`).
+    #[error("syncing the model from object storage: {0}")]
+    ModelSync(#[from] crate::model_sync::SyncError),
 }
 
 impl WorkerConfig {
@@ -145,7 +153,8 @@ impl WorkerConfig {
     /// `DREAMREEL_MAX_ATTEMPTS`, `DREAMREEL_LEASE_MS`, `DREAMREEL_WORKER_ID`
     /// (default: Lambda's log stream name, else random), `DREAMREEL_MODEL`,
     /// `DREAMREEL_PROGRESS_INTERVAL_MS`, `DREAMREEL_EMBEDDING_MODEL` (a directory),
-    /// `DREAMREEL_FRAME_POLICY` (a frame policy directory).
+    /// `DREAMREEL_FRAME_POLICY` (a frame policy directory), `DREAMREEL_MODEL_DIR`
+    /// and `DREAMREEL_MODEL_SOURCE` (a bucket prefix synced into that directory at start).
     /// A worker must not publish unsigned media, so `DREAMREEL_C2PA_SIGN_KEY`
     /// (PKCS#8 PEM) and `DREAMREEL_C2PA_SIGN_CERT` (PEM chain, the signing
     /// certificate first), each PEM text or a file path, are required; `DREAMREEL_C2PA_SIGN_ALG` is
@@ -204,6 +213,18 @@ impl WorkerConfig {
         config.models.ltx_dir = get(MODEL_DIR_VAR).map(Into::into);
         if config.model == crate::backends::ltx::LtxModel::NAME && config.models.ltx_dir.is_none() {
             return Err(ConfigError::Missing(MODEL_DIR_VAR));
+        }
+        if let Some(source) = get(MODEL_SOURCE_VAR) {
+            let source = crate::model_sync::clean_prefix(source.trim()).map_err(|e| {
+                ConfigError::Invalid {
+                    name: MODEL_SOURCE_VAR,
+                    detail: e.to_string(),
+                }
+            })?;
+            if config.models.ltx_dir.is_none() {
+                return Err(ConfigError::Missing(MODEL_DIR_VAR));
+            }
+            config.models.source = Some(source);
         }
         if config.model == crate::backends::openai::OpenAiModel::NAME
             && config.models.openai.is_none()
@@ -360,6 +381,26 @@ mod tests {
         vars.push((MODEL_DIR_VAR, "/models/ltx"));
         let c = WorkerConfig::from_lookup(lookup(&vars)).unwrap();
         assert_eq!(c.models.ltx_dir, Some("/models/ltx".into()));
+        assert_eq!(c.models.source, None);
+        vars.push((MODEL_SOURCE_VAR, "models/ltx"));
+        let c = WorkerConfig::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(c.models.source.as_deref(), Some("models/ltx/"));
+        vars.pop();
+        vars.push((MODEL_SOURCE_VAR, "models/../jobs/"));
+        assert!(matches!(
+            WorkerConfig::from_lookup(lookup(&vars)),
+            Err(ConfigError::Invalid {
+                name: MODEL_SOURCE_VAR,
+                ..
+            })
+        ));
+        // A source needs somewhere to land.
+        let mut vars = backend_vars(&sign_key, &sign_cert, "local");
+        vars.push((MODEL_SOURCE_VAR, "models/ltx/"));
+        assert!(matches!(
+            WorkerConfig::from_lookup(lookup(&vars)),
+            Err(ConfigError::Missing(MODEL_DIR_VAR))
+        ));
     }
 
     #[test]

@@ -37,6 +37,27 @@ pub enum StorageError {
         /// The limit.
         limit: u64,
     },
+    /// A local file could not be written (streamed downloads).
+    #[error("writing {key} to {path}: {detail}")]
+    Io {
+        /// The object key.
+        key: String,
+        /// The local file.
+        path: std::path::PathBuf,
+        /// What failed.
+        detail: String,
+    },
+}
+
+/// One object of a listing, or one streamed to a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectEntry {
+    /// The full key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The ETag as the store gives it (quotes included).
+    pub etag: String,
 }
 
 /// The object operations the worker needs, in one bucket.
@@ -58,6 +79,50 @@ pub trait ObjectStorage: Send + Sync {
 
     /// Deletes `key` (no error when it is already gone).
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StorageError>>;
+
+    /// Every object whose key starts with `prefix`, in key order. Stores that
+    /// cannot list (test doubles) refuse.
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ObjectEntry>, StorageError>> {
+        Box::pin(async move {
+            Err(StorageError::Service {
+                op: "ListObjectsV2",
+                key: prefix.to_owned(),
+                detail: "this storage cannot list".into(),
+            })
+        })
+    }
+
+    /// Writes `key`'s body to `path` (created or truncated), `None` if the
+    /// object does not exist. The default reads the body whole: fine for
+    /// small objects; [`S3Storage`] streams.
+    fn get_to_file<'a>(
+        &'a self,
+        key: &'a str,
+        path: &'a std::path::Path,
+    ) -> BoxFuture<'a, Result<Option<ObjectEntry>, StorageError>> {
+        Box::pin(async move {
+            let Some(body) = self.get(key, u64::MAX).await? else {
+                return Ok(None);
+            };
+            std::fs::write(path, &body).map_err(|e| io_error(key, path, e))?;
+            Ok(Some(ObjectEntry {
+                key: key.to_owned(),
+                size: body.len() as u64,
+                etag: String::new(),
+            }))
+        })
+    }
+}
+
+fn io_error(key: &str, path: &std::path::Path, e: impl std::fmt::Display) -> StorageError {
+    StorageError::Io {
+        key: key.to_owned(),
+        path: path.to_owned(),
+        detail: e.to_string(),
+    }
 }
 
 /// [`ObjectStorage`] over the S3 API (AWS, or the local object store).
@@ -180,6 +245,88 @@ impl ObjectStorage for S3Storage {
                 .await
                 .map_err(|e| service_error("DeleteObject", key, e))?;
             Ok(())
+        })
+    }
+
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ObjectEntry>, StorageError>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            let mut pages = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| service_error("ListObjectsV2", prefix, e))?;
+                for o in page.contents() {
+                    out.push(ObjectEntry {
+                        key: o.key().unwrap_or_default().to_owned(),
+                        size: o.size().unwrap_or(0).max(0) as u64,
+                        etag: o.e_tag().unwrap_or_default().to_owned(),
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn get_to_file<'a>(
+        &'a self,
+        key: &'a str,
+        path: &'a std::path::Path,
+    ) -> BoxFuture<'a, Result<Option<ObjectEntry>, StorageError>> {
+        use std::io::Write;
+        Box::pin(async move {
+            let mut out = match self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+            {
+                Ok(out) => out,
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                    return Ok(None);
+                }
+                Err(e) => return Err(service_error("GetObject", key, e)),
+            };
+            let etag = out.e_tag().unwrap_or_default().to_owned();
+            let expected = out.content_length().map(|n| n.max(0) as u64);
+            // Model files are gigabytes: chunk by chunk, never whole in memory.
+            let file = std::fs::File::create(path).map_err(|e| io_error(key, path, e))?;
+            let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
+            let mut size = 0u64;
+            while let Some(chunk) = out.body.next().await {
+                let chunk = chunk.map_err(|e| StorageError::Service {
+                    op: "GetObject",
+                    key: key.to_owned(),
+                    detail: format!("reading the body: {e}"),
+                })?;
+                file.write_all(&chunk).map_err(|e| io_error(key, path, e))?;
+                size += chunk.len() as u64;
+            }
+            let file = file
+                .into_inner()
+                .map_err(|e| io_error(key, path, e.error()))?;
+            file.sync_all().map_err(|e| io_error(key, path, e))?;
+            if expected.is_some_and(|n| n != size) {
+                return Err(StorageError::Service {
+                    op: "GetObject",
+                    key: key.to_owned(),
+                    detail: format!("body ended after {size} of {expected:?} bytes"),
+                });
+            }
+            Ok(Some(ObjectEntry {
+                key: key.to_owned(),
+                size,
+                etag,
+            }))
         })
     }
 }

@@ -3,98 +3,14 @@
 //! evaluates condition expressions the way DynamoDB does, so the lease
 //! semantics are tested on the wire, not against a mock of our own.
 
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+mod moto;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use dreamreel_worker::ledger::conformance;
 use dreamreel_worker::{AwsSettings, DynamoLedger, JobLedger, JobState, Lease};
 
-/// moto's server app, served one request at a time.
-const SERIAL_MOTO: &str = "import sys
-from werkzeug.serving import run_simple
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False)
-";
-
-/// A moto server, stopped when dropped.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        // Only the process this test started, by its handle.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Whether something on `port` answers an HTTP request with a status line.
-fn answers_http(port: u16) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    if stream
-        .write_all(b"GET / HTTP/1.0\r\nhost: localhost\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/")
-}
-
-fn start_moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    // moto's own `moto_server` serves each request on its own thread, and
-    // its DynamoDB evaluates a condition and writes without a lock between,
-    // so two racing conditional writes could both pass: a race DynamoDB
-    // never loses. One request at a time is DynamoDB's per-item guarantee.
-    let child = Command::new("python3")
-        .args(["-c", SERIAL_MOTO, &port.to_string()])
-        .env("MOTO_PORT", port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "moto's server could not be started ({e}). The DynamoDB ledger tests need \
-                 moto's server: install it with `pip install \"moto[server]\"`"
-            )
-        });
-    let mut moto = Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    // Listening is not serving: wait for a whole HTTP answer (a loaded
-    // machine can take a while between the two).
-    while !answers_http(port) {
-        if let Ok(Some(status)) = moto.child.try_wait() {
-            panic!(
-                "moto's server exited early ({status}): is it installed? `pip install \"moto[server]\"`"
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "moto's server did not answer within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    moto.url = format!("http://127.0.0.1:{port}");
-    moto
-}
-
-async fn ledger(moto: &Moto, table: &str) -> DynamoLedger {
+async fn ledger(moto: &moto::Moto, table: &str) -> DynamoLedger {
     let mut aws = AwsSettings::new("us-east-1", "testing", "testing");
     aws.dynamodb_endpoint = Some(moto.url.clone());
     let ledger = DynamoLedger::new(aws.dynamodb_client(), table);
@@ -106,7 +22,7 @@ async fn ledger(moto: &Moto, table: &str) -> DynamoLedger {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_ledger_keeps_the_contract() {
-    let moto = start_moto();
+    let moto = moto::start();
     let ledger = ledger(&moto, "jobs-contract").await;
     conformance::check(&ledger).await;
 
@@ -159,7 +75,7 @@ async fn dynamodb_ledger_keeps_the_contract() {
 
 #[tokio::test]
 async fn an_unreachable_table_is_a_ledger_error() {
-    let moto = start_moto();
+    let moto = moto::start();
     let mut aws = AwsSettings::new("us-east-1", "testing", "testing");
     aws.dynamodb_endpoint = Some(moto.url.clone());
     let ledger = DynamoLedger::new(aws.dynamodb_client(), "no-such-table");

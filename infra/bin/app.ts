@@ -5,7 +5,7 @@
  * Context: `env` (required), `edgeUrl` (overrides the environment's edge URL),
  * `workerAsset` (the Lambda package: `bootstrap`, models/, lib/; default
  * ../target/lambda/gpu-worker, built by infra/scripts/package-worker.sh), `gpuImageTag` (default `latest`),
- * `gpuTasks` (GPU worker tasks; 0 until its image is pushed), `alarmEmail`, and `account` / `region` (default: the CLI's).
+ * `gpuTasks` (GPU worker tasks; 0 until its image is pushed), `gpuModel` (the GPU task's backend, default `local`), `alarmEmail`, and `account` / `region` (default: the CLI's).
  */
 import * as path from 'node:path';
 import * as cdk from 'aws-cdk-lib';
@@ -21,6 +21,7 @@ const gpuTasks = ctx('gpuTasks');
 const config = configFor(ctx('env'), {
   edgeUrl: ctx('edgeUrl'),
   gpuTasks: gpuTasks === undefined ? undefined : Number(gpuTasks),
+  gpuModel: ctx('gpuModel'),
 });
 const infraRoot = path.resolve(__dirname, '..', '..');
 const workerAssetPath = path.resolve(infraRoot, ctx('workerAsset') ?? '../target/lambda/gpu-worker');

@@ -29,6 +29,12 @@ import { GPU_IMAGE_ROOT, LAMBDA_ROOT, workerFileEnv } from './worker-asset';
 export const WORKER_PREFIXES = ['jobs/', 'cameo/', 'captions/'] as const;
 /** Attempts the worker makes (DREAMREEL_MAX_ATTEMPTS); receives before the DLQ exceed it. */
 export const MAX_ATTEMPTS = 3;
+/** Where operators upload model exports in the bucket: `models/{model}/` (docs/MODELS.md). */
+export const MODEL_SOURCE_ROOT = 'models/';
+/** The GPU instance's folder holding synced weights (on its encrypted root volume). */
+export const GPU_MODEL_HOST_DIR = '/var/lib/dreamreel/models';
+/** Where the GPU task sees that folder. */
+export const GPU_MODEL_TASK_DIR = '/models';
 /** Receives of one message before it moves to the dead-letter queue. */
 export const MAX_RECEIVES = 5;
 
@@ -473,7 +479,8 @@ export class DreamreelStack extends cdk.Stack {
       }),
     );
     const task = new ecs.Ec2TaskDefinition(this, 'GpuTask', { taskRole });
-    task.addContainer('worker', {
+    const weights = gpu.model === 'local' ? null : gpuModelWeightsFor(this, gpu.model, task, taskRole, bucket);
+    const worker = task.addContainer('worker', {
       image: ecs.ContainerImage.fromEcrRepository(repo, imageTag),
       memoryReservationMiB: 12_000,
       gpuCount: 1,
@@ -482,7 +489,8 @@ export class DreamreelStack extends cdk.Stack {
         // The image holds the Lambda package's models/ and lib/ under GPU_IMAGE_ROOT (docs/DEPLOY.md).
         ...workerFileEnv(GPU_IMAGE_ROOT),
         DREAMREEL_QUEUE_URL: queue.queueUrl,
-        DREAMREEL_MODEL: 'local',
+        DREAMREEL_MODEL: gpu.model,
+        ...weights?.environment,
       },
       secrets: {
         DREAMREEL_CALLBACK_KEY: ecs.Secret.fromSecretsManager(callbackKey),
@@ -494,6 +502,7 @@ export class DreamreelStack extends cdk.Stack {
         logGroup: new logs.LogGroup(this, 'GpuWorkerLogs', { retention: logs.RetentionDays.ONE_MONTH }),
       }),
     });
+    if (weights) worker.addMountPoints(weights.mount);
     new ecs.Ec2Service(this, 'GpuWorker', {
       cluster,
       taskDefinition: task,
@@ -506,6 +515,46 @@ export class DreamreelStack extends cdk.Stack {
       circuitBreaker: { rollback: true },
     });
   }
+}
+
+/**
+ * A GPU model's weights: synced at task start from `models/{model}/` in the bucket
+ * (gpu-worker/src/model_sync.rs) into a host folder, so a restarted task on the same
+ * instance only fetches what changed.
+ */
+function gpuModelWeightsFor(
+  scope: Construct,
+  model: string,
+  task: ecs.Ec2TaskDefinition,
+  taskRole: iam.Role,
+  bucket: s3.IBucket,
+): { environment: Record<string, string>; mount: ecs.MountPoint } {
+  const source = `${MODEL_SOURCE_ROOT}${model}/`;
+  task.addVolume({ name: 'models', host: { sourcePath: GPU_MODEL_HOST_DIR } });
+  taskRole.attachInlinePolicy(
+    new iam.Policy(scope, 'GpuModelWeightsPolicy', {
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'ReadModelWeights',
+          actions: ['s3:GetObject'],
+          resources: [bucket.arnForObjects(`${MODEL_SOURCE_ROOT}*`)],
+        }),
+        new iam.PolicyStatement({
+          sid: 'ListModelWeights',
+          actions: ['s3:ListBucket'],
+          resources: [bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [`${source}*`] } },
+        }),
+      ],
+    }),
+  );
+  return {
+    environment: {
+      DREAMREEL_MODEL_DIR: `${GPU_MODEL_TASK_DIR}/${model}`,
+      DREAMREEL_MODEL_SOURCE: source,
+    },
+    mount: { sourceVolume: 'models', containerPath: GPU_MODEL_TASK_DIR, readOnly: false },
+  };
 }
 
 /** What a worker (Lambda or GPU task) may do: read specs, recordings and caption jobs, write media, delete finished caption jobs, keep the ledger. */

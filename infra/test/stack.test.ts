@@ -330,4 +330,47 @@ describe('overrides', () => {
     assert.throws(() => configFor('dev', { gpuTasks: 1 }), /no GPU service/);
     assert.throws(() => configFor('qa'), /must be one of dev, staging, prod/);
   });
+
+  it('gpuModel=ltx syncs the export from models/ltx/ with read and prefix-limited list grants', () => {
+    assert.equal(CONFIGS.prod.gpu?.model, 'local');
+    assert.throws(() => configFor('dev', { gpuModel: 'ltx' }), /no GPU service/);
+    assert.throws(() => configFor('prod', { gpuModel: 'wan' }), /gpuModel must be one of local, ltx/);
+    const app = new cdk.App();
+    const stack = new DreamreelStack(app, 'Dreamreel-ltx', {
+      config: configFor('prod', { gpuModel: 'ltx', gpuTasks: 1 }),
+      workerAssetPath: PLACEHOLDER,
+      gpuImageTag: 'test',
+      env: { account: '123456789012', region: 'eu-west-1' },
+    });
+    const resources: Resources = Template.fromStack(stack).toJSON().Resources;
+    const taskDef = (r: Resources) => ofType(r, 'AWS::ECS::TaskDefinition')[0][1].Properties;
+    const envOf = (r: Resources) =>
+      Object.fromEntries(taskDef(r).ContainerDefinitions[0].Environment.map((v: any) => [v.Name, v.Value]));
+    const vars = envOf(resources);
+    assert.equal(vars.DREAMREEL_MODEL, 'ltx');
+    assert.equal(vars.DREAMREEL_MODEL_SOURCE, 'models/ltx/');
+    assert.equal(vars.DREAMREEL_MODEL_DIR, '/models/ltx');
+    // The weights live on the host, so a restarted task only fetches what changed.
+    assert.deepEqual(taskDef(resources).Volumes, [{ Name: 'models', Host: { SourcePath: '/var/lib/dreamreel/models' } }]);
+    assert.deepEqual(taskDef(resources).ContainerDefinitions[0].MountPoints, [
+      { ContainerPath: '/models', ReadOnly: false, SourceVolume: 'models' },
+    ]);
+    const role = logicalId(resources, 'AWS::IAM::Role', 'GpuTaskRole');
+    assert.deepEqual(objectPaths(resources, role, 'Roles', 's3:GetObject'), ['/cameo/*', '/captions/*', '/jobs/*', '/models/*']);
+    const lists = ofType(resources, 'AWS::IAM::Policy')
+      .filter(([, p]) => (p.Properties.Roles ?? []).some((r: any) => r.Ref === role))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement)
+      .filter((st: any) => [st.Action].flat().includes('s3:ListBucket'));
+    assert.equal(lists.length, 1);
+    assert.deepEqual(lists[0].Condition, { StringLike: { 's3:prefix': ['models/ltx/*'] } });
+    assert.ok(lists[0].Resource['Fn::GetAtt'], 'the bucket itself, not its objects');
+
+    // The default runs the local backend: no weights, no listing.
+    const defaults = envOf(prod.resources);
+    assert.equal(defaults.DREAMREEL_MODEL, 'local');
+    assert.equal(defaults.DREAMREEL_MODEL_SOURCE, undefined);
+    assert.equal(taskDef(prod.resources).Volumes, undefined);
+    const prodRole = logicalId(prod.resources, 'AWS::IAM::Role', 'GpuTaskRole');
+    assert.ok(!actionsOf(prod.resources, prodRole, 'Roles').has('s3:ListBucket'));
+  });
 });

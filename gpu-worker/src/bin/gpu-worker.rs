@@ -1,5 +1,8 @@
 //! The worker as an AWS Lambda function: S3 `ObjectCreated` notifications
-//! for `jobs/{id}.json` (or SQS batches carrying them) in, videos out.
+//! for `jobs/{id}.json` (or SQS batches carrying them) in, videos out. Off
+//! Lambda (`AWS_LAMBDA_RUNTIME_API` unset) with `DREAMREEL_QUEUE_URL` set, it
+//! is the GPU host's long-running queue consumer instead ([`Worker::run_sqs`]),
+//! stopping gracefully on SIGTERM.
 //!
 //! Build: `cargo lambda build --release --bin gpu-worker`. Configuration is
 //! the environment (see gpu-worker/README.md).
@@ -19,19 +22,43 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use dreamreel_worker::{
-    AwsSettings, DynamoLedger, JobLedger, S3Storage, SqliteLedger, Worker, WorkerConfig,
+    AwsSettings, DynamoLedger, JobLedger, S3Storage, SqliteLedger, SqsOptions, Worker, WorkerConfig,
 };
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let worker = build_worker().context("configuring the worker")?;
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (worker, aws) = build_worker().context("configuring the worker")?;
     dreamreel_worker::log::worker_event(
         "info",
         "worker started",
         json!({"worker_id": worker.config().worker_id, "model": worker.config().model}),
     );
+    if var("AWS_LAMBDA_RUNTIME_API").is_none()
+        && let Some(queue_url) = var("DREAMREEL_QUEUE_URL")
+    {
+        let mut options = SqsOptions::new(queue_url);
+        if let Some(n) = var("DREAMREEL_CONCURRENCY") {
+            options.concurrency = n
+                .parse()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| anyhow!("DREAMREEL_CONCURRENCY must be a positive integer"))?;
+        }
+        let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("listening for SIGTERM")?;
+        let stop = async move {
+            tokio::select! {
+                _ = sigterm.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        };
+        worker.run_sqs(aws.sqs_client(), options, stop).await;
+        dreamreel_worker::log::worker_event("info", "worker stopped", json!({}));
+        return Ok(());
+    }
     let worker = &worker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handle(worker, event).await
@@ -39,11 +66,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-fn build_worker() -> anyhow::Result<Worker> {
+fn build_worker() -> anyhow::Result<(Worker, AwsSettings)> {
     let config = WorkerConfig::from_env()?;
     let aws = AwsSettings::from_env()?;
     let storage = Arc::new(S3Storage::new(aws.s3_client(), config.bucket.clone()));
-    Ok(Worker::with_backend(config, ledger(&aws)?, storage)?)
+    dreamreel_worker::model_sync::sync_configured(&config, storage.as_ref())?;
+    let worker = Worker::with_backend(config, ledger(&aws)?, storage)?;
+    Ok((worker, aws))
 }
 
 /// DynamoDB when `DREAMREEL_LEDGER_TABLE` is set (production); a SQLite
