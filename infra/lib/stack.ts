@@ -484,6 +484,10 @@ export class DreamreelStack extends cdk.Stack {
       image: ecs.ContainerImage.fromEcrRepository(repo, imageTag),
       memoryReservationMiB: 12_000,
       gpuCount: 1,
+      // SIGTERM lets the worker finish the clip in hand (a GPU render takes
+      // well under this); a render cut off anyway loses nothing: its message
+      // and its lease come back.
+      stopTimeout: Duration.seconds(120),
       environment: {
         ...workerEnv,
         // The image holds the Lambda package's models/ and lib/ under GPU_IMAGE_ROOT (docs/DEPLOY.md).
