@@ -145,6 +145,25 @@ impl S3Storage {
     pub fn bucket(&self) -> &str {
         &self.bucket
     }
+
+    /// `GetObject` of `key`: `None` when there is no such key.
+    async fn get_object(
+        &self,
+        key: &str,
+    ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, StorageError> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(service_error("GetObject", key, e)),
+        }
+    }
 }
 
 fn service_error<E, R>(
@@ -178,19 +197,8 @@ impl ObjectStorage for S3Storage {
         limit: u64,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StorageError>> {
         Box::pin(async move {
-            let out = match self
-                .client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .send()
-                .await
-            {
-                Ok(out) => out,
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-                    return Ok(None);
-                }
-                Err(e) => return Err(service_error("GetObject", key, e)),
+            let Some(out) = self.get_object(key).await? else {
+                return Ok(None);
             };
             let size = out.content_length().unwrap_or(0).max(0) as u64;
             if size > limit {
@@ -282,19 +290,8 @@ impl ObjectStorage for S3Storage {
     ) -> BoxFuture<'a, Result<Option<ObjectEntry>, StorageError>> {
         use std::io::Write;
         Box::pin(async move {
-            let mut out = match self
-                .client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .send()
-                .await
-            {
-                Ok(out) => out,
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-                    return Ok(None);
-                }
-                Err(e) => return Err(service_error("GetObject", key, e)),
+            let Some(mut out) = self.get_object(key).await? else {
+                return Ok(None);
             };
             let etag = out.e_tag().unwrap_or_default().to_owned();
             let expected = out.content_length().map(|n| n.max(0) as u64);
